@@ -8,41 +8,31 @@ from the queries, so a source row is never both; a row repeated to fill a quota 
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from .hashing import permutation, pick, stable_hash
+from .hashing import HASH, derive, derive_one, distinct_draws, key_hashes, permutations, uniform
 from .mixture import FormatPolicy
 from .readers import GROUP, KEY
 from .specs import Task
 
-_SCALE = float(2 ** 64)
-
-
-@dataclass(frozen=True)
-class Planned:
-    row: int            # index into the query frame
-    template: int       # index into the task's compiled templates
-    format: str         # zs_opt, zs_noopt, fs_opt, fs_noopt
-    repeat: int         # 0 for the first rendering of a row
+ITEMS_SCHEMA = {"row": pl.Int64, "template": pl.Int32, "format": pl.Utf8, "repeat": pl.Int32}
 
 
 @dataclass
 class Plan:
     queries: pl.DataFrame
     pool: pl.DataFrame
-    items: list[Planned]
+    # one row per record to render: row (index into queries), template (index into the task's
+    # compiled templates), format (zs_opt, zs_noopt, fs_opt, fs_noopt), repeat (0 for a row's
+    # first rendering); in (repeat, row) order
+    items: pl.DataFrame
     dropped: Counter
     repeats: int        # records added by re-rendering rows
-
-
-def _uniform(seed: int, task: str, key: str, purpose: str) -> float:
-    return stable_hash(seed, task, key, purpose) / _SCALE
 
 
 def _combos(task: Task, policy: FormatPolicy, has_pool: bool) -> list[tuple[int, str, float]]:
@@ -63,80 +53,99 @@ def _combos(task: Task, policy: FormatPolicy, has_pool: bool) -> list[tuple[int,
     return combos
 
 
-def _first_combo(combos, cumulative: list[float], seed: int, task: Task, key: str) -> int:
-    """The row's combo drawn by weight."""
-    point = _uniform(seed, task.id, key, "format") * cumulative[-1]
-    return min(bisect.bisect_right(cumulative, point), len(combos) - 1)
+def with_hashes(task: Task, frame: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """``frame`` with HASH, the hash every per-row choice is derived from."""
+    if HASH in frame.columns:
+        return frame
+    return frame.with_columns(pl.Series(HASH, key_hashes(seed, task.id, frame[KEY]),
+                                        dtype=pl.UInt64))
 
 
-def _ordered_combos(combos, first: int, seed: int, task: Task, key: str) -> list[tuple[int, str]]:
-    """The row's first combo, then the others in a seeded order (for repeats)."""
-    rest = [i for i in permutation(seed, task.id, key, "repeat-order", len(combos)) if i != first]
-    return [combos[i][:2] for i in [first, *rest]]
+def _pool_mask(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy) -> np.ndarray:
+    """Which rows are held as few-shot exemplars. Membership is decided per source document when
+    the reader gives groups, so an exemplar never comes from the query's own passage.
+
+    Units in hash order join the pool while their hash is under the pool share, and never past
+    twice the share of rows (a few long documents must not take half a small task); at least
+    one unit is always held so few-shot is possible."""
+    in_pool = np.zeros(frame.height, dtype=bool)
+    unit_column = frame[GROUP] if GROUP in frame.columns else frame[KEY]
+    if not policy.few_shot or frame.height == 0:
+        return in_pool
+    units = unit_column.to_frame("u").group_by("u", maintain_order=True).len()
+    if units.height < 2:
+        return in_pool
+    value = derive(key_hashes(seed, task.id, units["u"]), "pool")
+    order = np.argsort(value, kind="stable")
+    # the same hash orders the units and decides "wanted", so the wanted units are a prefix
+    wanted = uniform(value[order]) < policy.exemplar_pool
+    held = np.cumsum(units["len"].to_numpy()[order])
+    limit = max(1, math.ceil(2 * policy.exemplar_pool * frame.height))
+    take = wanted & (held <= limit)
+    take[0] = True
+    count = int(np.argmin(take)) if not take.all() else len(take)
+    pooled = units["u"].gather(order[:count])
+    return unit_column.is_in(pooled.implode()).to_numpy()
 
 
 def plan_task(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy,
               quota: int | None, max_repeat: int = 1) -> Plan:
     """Split ``frame`` into exemplar pool and queries, and plan each record."""
     dropped: Counter = Counter()
-    keys = frame[KEY].to_list()
-    # Pool membership is decided per source document when the reader gives groups, so an
-    # exemplar never comes from the query's own passage.
-    units = frame[GROUP].to_list() if GROUP in frame.columns else keys
-    in_pool = [False] * len(keys)
-    if policy.few_shot and len(set(units)) >= 2:
-        # Units in hash order join the pool while their hash is under the pool share, and never
-        # past twice the share of rows (a few long documents must not take half a small task);
-        # at least one unit is always held so few-shot is possible.
-        sizes = Counter(units)
-        limit = max(1, math.ceil(2 * policy.exemplar_pool * len(keys)))
-        pooled, held = set(), 0
-        for unit in sorted(sizes, key=lambda u: stable_hash(seed, task.id, u, "pool")):
-            wanted = _uniform(seed, task.id, unit, "pool") < policy.exemplar_pool
-            if pooled and (not wanted or held + sizes[unit] > limit):
-                break
-            pooled.add(unit)
-            held += sizes[unit]
-        in_pool = [u in pooled for u in units]
-    mask = pl.Series(in_pool, dtype=pl.Boolean)
+    frame = with_hashes(task, frame, seed)
+    mask = pl.Series(_pool_mask(task, frame, seed, policy), dtype=pl.Boolean)
     pool, queries = frame.filter(mask), frame.filter(~mask)
     if pool.height:
         dropped["held_for_exemplars"] = pool.height
-    query_keys = queries[KEY].to_list()
-    order = sorted(range(queries.height),
-                   key=lambda i: stable_hash(seed, task.id, query_keys[i], "sample"))
+    base = queries[HASH].to_numpy()
+    order = np.argsort(derive(base, "sample"), kind="stable")   # rows selected by hash
     combos = _combos(task, policy, pool.height > 0)
-    quota = queries.height if quota is None else quota
-    if quota < len(order):
-        dropped["over_quota"] = len(order) - quota
-    rounds = min(max_repeat, len(combos), -(-quota // len(order)) if order else 1)
-    items: list[Planned] = []
-    cumulative = list(itertools.accumulate(w for _, _, w in combos))
-    first = {}
-    for repeat in range(max(rounds, 1)):
-        for row in order:
-            if len(items) >= quota:
-                break
-            if repeat == 0:
-                first[row] = _first_combo(combos, cumulative, seed, task, query_keys[row])
-                template, fmt = combos[first[row]][:2]
-            else:      # the full order is only worked out for rows that are repeated
-                template, fmt = _ordered_combos(combos, first[row], seed, task,
-                                                query_keys[row])[repeat]
-            items.append(Planned(row, template, fmt, repeat))
-    items.sort(key=lambda item: (item.repeat, item.row))    # selected by hash, written in source order
-    repeats = sum(1 for item in items if item.repeat > 0)
+    n = len(order)
+    quota = n if quota is None else quota
+    if quota < n:
+        dropped["over_quota"] = n - quota
+    rounds = max(1, min(max_repeat, len(combos), -(-quota // n) if n else 1))
+    cumulative = np.cumsum([w for _, _, w in combos])
+    templates = np.array([t for t, _, _ in combos], dtype=np.int32)
+    formats = pl.Series("format", [f for _, f, _ in combos], dtype=pl.Utf8)
+    # each row's first (template, format) drawn by weight
+    point = uniform(derive(base, "format")) * cumulative[-1]
+    first = np.minimum(np.searchsorted(cumulative, point, side="right"), len(combos) - 1)
+    parts = []
+    for repeat in range(rounds):
+        rows = np.sort(order[:max(0, min(n, quota - repeat * n))])
+        if len(rows) == 0:
+            break
+        if repeat == 0:
+            combo = first[rows]
+        else:      # the row's other combos in a seeded order, worked out only for repeated rows
+            combo = _repeat_combo(base[rows], first[rows], len(combos), repeat)
+        parts.append(pl.DataFrame({"row": rows, "template": templates[combo],
+                                   "format": formats.gather(combo),
+                                   "repeat": np.full(len(rows), repeat)}, schema=ITEMS_SCHEMA))
+    items = pl.concat(parts) if parts else pl.DataFrame(schema=ITEMS_SCHEMA)
+    repeats = int((items["repeat"] > 0).sum())
     return Plan(queries, pool, items, dropped, repeats)
 
 
-def exemplar_rows(plan: Plan, item: Planned, task: Task, seed: int, max_exemplars: int,
-                  key: str) -> list[int]:
-    """Pool row indices shown before a few-shot query, in a seeded order."""
-    if not item.format.startswith("fs") or plan.pool.height == 0:
+def _repeat_combo(base: np.ndarray, first: np.ndarray, n_combos: int, repeat: int,
+                  batch: int = 65_536) -> np.ndarray:
+    """The combo of each row's ``repeat``-th rendering: its first combo, then the others in a
+    seeded order (batched: the order is a rows x combos matrix)."""
+    out = np.empty(len(base), dtype=np.int64)
+    for start in range(0, len(base), batch):
+        perm = permutations(derive(base[start:start + batch], "repeat-order"), n_combos)
+        rest = perm[perm != first[start:start + batch, None]].reshape(len(perm), n_combos - 1)
+        out[start:start + batch] = rest[:, repeat - 1]
+    return out
+
+
+def exemplar_rows(plan: Plan, base: int, repeat: int, max_exemplars: int) -> list[int]:
+    """Pool row indices shown before a few-shot query (whose key hash is ``base``)."""
+    if plan.pool.height == 0:
         return []
-    count = 1 + pick(seed, task.id, key, f"exemplar-count-{item.repeat}", max_exemplars)
-    order = permutation(seed, task.id, key, f"exemplars-{item.repeat}", plan.pool.height)
-    return order[:count]
+    count = 1 + derive_one(base, f"exemplar-count-{repeat}") % max_exemplars
+    return distinct_draws(derive_one(base, f"exemplars-{repeat}"), count, plan.pool.height)
 
 
 def few_shot_prompt(exemplars: list[tuple[str, str]], query: str, max_chars: int

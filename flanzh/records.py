@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .hashing import record_id
+from .hashing import record_ids
 from .readers import KEY
 from .render import SPLIT
 from .specs import Task
@@ -27,11 +27,11 @@ RECORD_SCHEMA = {
 
 def to_records(task: Task, checked: pl.DataFrame) -> pl.DataFrame:
     """Rendered, checked rows as output records, in RECORD_SCHEMA's column order."""
-    ids = [record_id(task.id, split, key, template_id, fmt)
-           for split, key, template_id, fmt in checked.select(
-               SPLIT, KEY, "template_id", "format").iter_rows()]
+    parts = checked.select(pl.concat_str([SPLIT, KEY, "template_id", "format"],
+                                         separator="\x1f"))
+    ids = pl.Series("id", record_ids(task.id, parts.to_series()), dtype=pl.Utf8)
     return checked.select(
-        pl.Series("id", ids, dtype=pl.Utf8),
+        ids,
         pl.lit(task.id).alias("task"),
         pl.lit(task.category).alias("category"),
         pl.lit(task.source["dataset"]).alias("source"),

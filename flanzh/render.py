@@ -13,12 +13,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 import jinja2
+import numpy as np
 import polars as pl
 from jinja2 import meta
 from jinja2.exceptions import SecurityError
 
 from .errors import TemplateError
-from .hashing import permutation
+from .choices import options_column, row_options  # noqa: F401 (row_options: lint, tests)
+from .hashing import HASH
 from .readers import KEY
 from .sandbox import TemplateEnvironment, make_environment, policy_problems
 from .vectorise import GOLD_INDEX, OPTIONS, Unsupported, compile_expression
@@ -98,24 +100,6 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
     return compiled
 
 
-def row_options(task: Task, row: dict, seed: int) -> list[str] | None:
-    """The row's answer options in a per-row seeded order, so the gold position varies."""
-    if task.choices is not None:
-        choices = task.choices
-    elif task.choices_field is not None:
-        choices = row[task.choices_field]
-    else:
-        return None
-    if task.max_options is not None and len(choices) > task.max_options:
-        # Large label sets: the gold answer plus seeded distractors, never the whole list.
-        gold = row[task.answer_field]
-        others = [c for c in choices if c != gold]
-        order = permutation(seed, task.id, row[KEY], "distractors", len(others))
-        choices = [gold, *(others[i] for i in order[:task.max_options - 1])]
-    order = permutation(seed, task.id, row[KEY], "options", len(choices))
-    return [choices[i] for i in order]
-
-
 def render_frame(task: Task, frame: pl.DataFrame, seed: int,
                  compiled: list[CompiledTemplate] | None = None) -> tuple[pl.DataFrame, Counter]:
     """Render each normalised row once, zero-shot, with its hash-chosen template."""
@@ -140,20 +124,47 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
     the plan's pool, rendered with the same template, within the spec's input length limit.
     Zero-shot records of templates that compile to polars expressions are rendered in bulk.
 
-    Returns the rendered frame (RENDERED_SCHEMA) and drop counts by reason."""
-    from .checks import DEFAULT_LIMITS
-    from .formats import effective_format, exemplar_rows, few_shot_prompt
+    Returns the rendered frame (RENDERED_SCHEMA), in plan order, and drop counts by reason."""
+    from .formats import with_hashes
 
     compiled = compiled or compile_templates(task)
+    items = plan.items.with_row_index("__order")
+    queries = with_hashes(task, plan.queries, seed)
+    vector = pl.Series([c.vector is not None for c in compiled], dtype=pl.Boolean)
+    bulk_mask = (vector.gather(items["template"]) & items["format"].str.starts_with("zs")
+                 if vectorised and len(items) else pl.Series([False] * len(items)))
+    parts, dropped = [], Counter()
+    if bulk_mask.any():
+        frame, bulk_dropped = _render_bulk(task, queries, compiled, items.filter(bulk_mask))
+        parts.append(frame)
+        dropped += bulk_dropped
+    if not bulk_mask.all():
+        frame, row_dropped = _render_rows(task, plan, queries, seed, compiled,
+                                          items.filter(~bulk_mask), max_exemplars)
+        parts.append(frame)
+        dropped += row_dropped
+    if not parts:
+        return pl.DataFrame(schema=RENDERED_SCHEMA), dropped
+    rendered = pl.concat(parts) if len(parts) == 1 else pl.concat(parts).sort("__order")
+    return rendered.drop("__order"), dropped
+
+
+def _render_rows(task: Task, plan, queries: pl.DataFrame, seed: int,
+                 compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int
+                 ) -> tuple[pl.DataFrame, Counter]:
+    """Records that need jinja2 row by row: few-shot ones, and templates that do not compile
+    to polars expressions."""
+    from .checks import DEFAULT_LIMITS
+    from .formats import exemplar_rows, few_shot_prompt, effective_format, with_hashes
+
     max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
     dropped: Counter = Counter()
-    out = {name: [] for name in RENDERED_SCHEMA}
-    bulk_able = vectorised and all(
-        compiled[item.template].vector is not None and item.format.startswith("zs")
-        for item in plan.items)
-    # rows as dicts only when some record takes the per-row path
-    queries = [] if bulk_able else list(plan.queries.iter_rows(named=True))
-    pool = [] if bulk_able else list(plan.pool.iter_rows(named=True))
+    out = {name: [] for name in (*RENDERED_SCHEMA, "__order")}
+    needed = items["row"].unique().sort()
+    rows = dict(zip(needed.to_list(), queries[needed].iter_rows(named=True)))
+    few_shot = items["format"].str.starts_with("fs").any()
+    pool = (list(with_hashes(task, plan.pool, seed).iter_rows(named=True))
+            if few_shot and plan.pool.height else [])
     pool_cache: dict[tuple[int, int], tuple[str, str] | None] = {}
 
     def render(row: dict, template: CompiledTemplate):
@@ -173,14 +184,9 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
                 pool_cache[index, template_index] = None
         return pool_cache[index, template_index]
 
-    order: list[int] = []
-    bulk: list[tuple[int, object]] = []
-    for position, item in enumerate(plan.items):
-        template = compiled[item.template]
-        if vectorised and template.vector is not None and item.format.startswith("zs"):
-            bulk.append((position, item))
-            continue
-        row = queries[item.row]
+    for order, index, template_index, fmt, repeat in items.iter_rows():
+        template = compiled[template_index]
+        row = rows[index]
         try:
             inputs, targets, context, options = render(row, template)
         except SecurityError as exc:
@@ -189,19 +195,18 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
         except _ROW_ERRORS:
             dropped[f"render_error:{template.spec.id}"] += 1
             continue
-        shots = [e for e in (exemplar(i, item.template) for i in
-                             exemplar_rows(plan, item, task, seed, max_exemplars, row[KEY]))
-                 if e is not None]
+        chosen = exemplar_rows(plan, row[HASH], repeat, max_exemplars) \
+            if fmt.startswith("fs") else []
+        shots = [e for e in (exemplar(i, template_index) for i in chosen) if e is not None]
         if shots:
             inputs, kept = few_shot_prompt(shots, inputs, max_chars)
         else:
             kept = 0
-        fmt = effective_format(item.format, kept)
-        order.append(position)
+        out["__order"].append(order)
         out[KEY].append(row[KEY])
         out[SPLIT].append(row[SPLIT])
         out["template_id"].append(template.spec.id)
-        out["format"].append(fmt)
+        out["format"].append(effective_format(fmt, kept))
         out["exemplars"].append(kept)
         out["inputs"].append(inputs)
         out["targets"].append(targets)
@@ -211,19 +216,12 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
             isinstance(v, str) and RESIDUE.search(v) for v in context.values()))
         answer = row.get(task.answer_field) if task.answer_field else None
         out["__answer"].append(answer if isinstance(answer, str) else None)
-    rendered = pl.DataFrame(out, schema=RENDERED_SCHEMA).with_columns(
-        pl.Series("__order", order, dtype=pl.Int64))
-    if bulk:
-        frame, bulk_dropped = _render_bulk(task, plan, seed, compiled, bulk)
-        dropped += bulk_dropped
-        rendered = pl.concat([rendered, frame]).sort("__order")
-    return rendered.drop("__order"), dropped
+    return pl.DataFrame(out, schema={**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
 
 
 def _list_series(name: str, lists: list[list[str] | None]) -> pl.Series:
     """A list-of-strings column built through one flat Arrow array (much cheaper than polars
     converting a Python list of lists)."""
-    import numpy as np
     import pyarrow as pa
 
     lengths = np.fromiter((len(x) if x is not None else 0 for x in lists), dtype=np.int32,
@@ -236,32 +234,38 @@ def _list_series(name: str, lists: list[list[str] | None]) -> pl.Series:
     return pl.Series(name, pl.from_arrow(array)).cast(pl.List(pl.Utf8))
 
 
-def _render_bulk(task: Task, plan, seed: int, compiled: list[CompiledTemplate], bulk
-                 ) -> tuple[pl.DataFrame, Counter]:
-    """Zero-shot records of vectorised templates: options are still drawn per row (a hash), the
-    text is built by one polars expression per template over all of its rows."""
-    rows = [item.row for _, item in bulk]
-    frame = plan.queries[rows]
-    keys = frame[KEY].to_list()
-    options_col, gold = [None] * len(keys), [None] * len(keys)
+def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTemplate],
+                 items: pl.DataFrame) -> tuple[pl.DataFrame, Counter]:
+    """Zero-shot records of vectorised templates: options are drawn with numpy from each row's
+    hash, and the text is built by one polars expression per template over all of its rows."""
+    frame = queries[items["row"]]
+    options, gold = None, None
     if task.has_choices:
-        answers = frame[task.answer_field].to_list() if task.answer_field else [None] * len(keys)
-        context_rows = frame.select(KEY, *([task.choices_field] if task.choices_field else []),
-                                    *([task.answer_field] if task.answer_field else [])
-                                    ).iter_rows(named=True)
-        options_col = [row_options(task, r, seed) for r in context_rows]
-        gold = [o.index(a) if a in o else None for o, a in zip(options_col, answers)]
+        drawn = options_column(task, frame)
+        if drawn is None:          # the rare layout options_column leaves to row_options
+            needed = frame.select(HASH, KEY, *([task.choices_field] if task.choices_field
+                                               else []), task.answer_field)
+            # the seed is already in each row's HASH
+            lists = [row_options(task, r, seed=0) for r in needed.iter_rows(named=True)]
+            answers = frame[task.answer_field].to_list()
+            options = _list_series(OPTIONS, lists)
+            gold = np.array([o.index(a) if a in o else -1 for o, a in zip(lists, answers)])
+        else:
+            options, gold = drawn
     text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
     frame = frame.with_columns(
-        pl.Series("__order", [p for p, _ in bulk], dtype=pl.Int64),
-        pl.Series("__template", [item.template for _, item in bulk], dtype=pl.Int64),
-        _list_series(OPTIONS, options_col),
-        pl.Series(GOLD_INDEX, gold, dtype=pl.Int64),
+        items["__order"], items["template"].alias("__template"),
+        (options.alias(OPTIONS) if options is not None
+         else pl.lit(None, dtype=pl.List(pl.Utf8)).alias(OPTIONS)),
+        (pl.Series(GOLD_INDEX, gold, dtype=pl.Int64).replace(-1, None) if gold is not None
+         else pl.lit(None, dtype=pl.Int64).alias(GOLD_INDEX)),
         (pl.any_horizontal([pl.col(n).str.contains(RESIDUE_PATTERN).fill_null(False)
                             for n in text_fields]) if text_fields else pl.lit(False))
         .alias("__braces_in_fields"),
     )
     parts, dropped = [], Counter()
+    answer = pl.col(task.answer_field) if task.answer_field and \
+        task.fields[task.answer_field].type == "str" else pl.lit(None, dtype=pl.Utf8)
     for index, group in frame.group_by("__template", maintain_order=True):
         template = compiled[index[0]]
         inputs, targets = template.vector
@@ -270,15 +274,14 @@ def _render_bulk(task: Task, plan, seed: int, compiled: list[CompiledTemplate], 
         if failed:       # e.g. more options than a marker style can number, as in the jinja path
             dropped[f"render_error:{template.spec.id}"] += failed
             done = done.filter(pl.col("inputs").is_not_null() & pl.col("targets").is_not_null())
-        answer = pl.col(task.answer_field) if task.answer_field and \
-            task.fields[task.answer_field].type == "str" else pl.lit(None, dtype=pl.Utf8)
         parts.append(done.select(
             pl.col(KEY), pl.col(SPLIT), pl.lit(template.spec.id).alias("template_id"),
             pl.lit(template.format).alias("format"), pl.lit(0, dtype=pl.Int32).alias("exemplars"),
             "inputs", "targets", pl.col(OPTIONS).alias("__options"),
             pl.lit(template.spec.target_in_choices and task.has_choices).alias("__check_choice"),
             "__braces_in_fields", answer.alias("__answer"), "__order"))
-    return pl.concat(parts).cast({**RENDERED_SCHEMA, "__order": pl.Int64}), dropped
+    return (pl.concat(parts).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}).sort("__order"),
+            dropped)
 
 
 # A row whose values a template cannot handle is dropped and counted, not fatal.

@@ -95,7 +95,7 @@ def test_vectorised_rendering_matches_jinja_for_every_template(task):
     (including the rows each path must drop)."""
     import polars as pl
 
-    from flanzh.formats import Plan, Planned
+    from flanzh.formats import ITEMS_SCHEMA, Plan
     from flanzh.render import render_plan
 
     compiled = compile_templates(task)
@@ -103,8 +103,10 @@ def test_vectorised_rendering_matches_jinja_for_every_template(task):
     if not rows or not any(c.vector for c in compiled):
         pytest.skip(f"{task.id}: no vectorised template")
     frame = pl.DataFrame(rows, infer_schema_length=None)
-    items = [Planned(r, t, "zs_opt" if c.spec.choices_in_prompt else "zs_noopt", 0)
-             for t, c in enumerate(compiled) if c.vector for r in range(len(rows))]
+    items = pl.DataFrame(
+        [(r, t, "zs_opt" if c.spec.choices_in_prompt else "zs_noopt", 0)
+         for t, c in enumerate(compiled) if c.vector for r in range(len(rows))],
+        schema=ITEMS_SCHEMA, orient="row")
     plan = Plan(frame, frame.head(0), items, {}, 0)
     fast = render_plan(task, plan, DEFAULT_SEED, compiled, 1, vectorised=True)
     slow = render_plan(task, plan, DEFAULT_SEED, compiled, 1, vectorised=False)
