@@ -3,6 +3,11 @@ import os
 # Tests never touch the network; without these a hub lookup retries for ~25 s before failing.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
+# A fresh datasets cache per run: pytest reuses tmp paths across runs, and datasets would
+# otherwise serve a folder's old parquet from its cache after the files were rebuilt.
+import tempfile  # noqa: E402
+
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="flanzh-tests-hf-")
 
 import shutil
 from pathlib import Path
