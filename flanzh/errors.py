@@ -12,6 +12,11 @@ class SpecError(FlanzhError):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
+    def __reduce__(self):
+        # Rebuilt from the list, not from the joined message (which would be split into
+        # characters), so a SpecError raised in a worker process arrives intact.
+        return (type(self), (self.problems,), self.__dict__)
+
 
 class TemplateError(FlanzhError):
     """A template cannot be compiled or refers to something that does not exist."""

@@ -1,0 +1,177 @@
+"""Run independent units of work (one per task, or per shard) on a chosen engine.
+
+The units of a build do not depend on one another, so they can run anywhere and in any order;
+only their results have to come back in input order. This module owns no scheduler: "serial" is
+a plain loop, "process" is the standard library's process pool, and "ray" hands the very same
+units to Ray core, which runs them on a local cluster or, when one machine is not enough, on an
+existing cluster named by ``RAY_ADDRESS``.
+
+Every engine reports a failing unit the same way: a FlanzhError raised by a unit comes back as
+itself (same class, same message); anything else becomes a BuildError naming the unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from .errors import BuildError, FlanzhError
+
+EXECUTORS = ("serial", "process", "ray")
+
+RAY_MISSING = ('--executor ray needs Ray, which is not installed; install it with: '
+               'pip install "flanzh[ray]"')
+
+# Set on the driver, so set on every Ray worker too (workers on another machine of a cluster do
+# not inherit the driver's environment).
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def run_units(fn: Callable[[Any], Any], units: list, *, executor: str = "serial",
+              workers: int | None = None,
+              on_done: Callable[[int], Any] | None = None) -> list:
+    """``[fn(u) for u in units]``, in input order whatever order the units finish in.
+
+    ``on_done(index)`` is called once per finished unit, from the calling thread. For "process"
+    and "ray", ``fn`` must be importable by the workers (a top-level function of an installed
+    module) and units and results must pickle. ``workers`` is the number of processes ("process")
+    or the CPUs of a local Ray cluster this call starts; it defaults to the machine's CPU count.
+    """
+    if executor not in EXECUTORS:
+        raise BuildError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise BuildError(f"workers must be at least 1, not {workers}")
+    units = list(units)
+    if executor == "ray":
+        # Checked before the empty case, so a missing Ray is reported however small the build.
+        ray = _import_ray()
+    if not units:
+        return []
+    if executor == "serial":
+        return _run_serial(fn, units, on_done)
+    if executor == "process":
+        return _run_process(fn, units, workers, on_done)
+    return _run_ray(ray, fn, units, workers, on_done)
+
+
+def _unit_error(index: int, unit: Any, error: BaseException) -> FlanzhError:
+    """The error to raise for a failed unit: a FlanzhError as it is, anything else wrapped."""
+    if isinstance(error, FlanzhError):
+        return error
+    label = repr(unit)
+    if len(label) > 80:
+        label = label[:77] + "..."
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return BuildError(f"unit {index} ({label}) failed: {detail}")
+
+
+def _run_serial(fn, units, on_done) -> list:
+    results = []
+    for index, unit in enumerate(units):
+        try:
+            results.append(fn(unit))
+        except Exception as error:
+            raised = _unit_error(index, unit, error)
+            if raised is error:
+                raise
+            raise raised from error
+        if on_done is not None:
+            on_done(index)
+    return results
+
+
+def _run_process(fn, units, workers, on_done) -> list:
+    results: list = [None] * len(units)
+    # spawn, not fork: polars runs thread pools, and forking a multithreaded process is unsafe.
+    pool = ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(units)),
+                               mp_context=multiprocessing.get_context("spawn"))
+    try:
+        index_of = {pool.submit(fn, unit): index for index, unit in enumerate(units)}
+        pending = set(index_of)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = index_of[future]
+                error = future.exception()
+                if error is not None:
+                    raised = _unit_error(index, units[index], error)
+                    if raised is error:
+                        raise error
+                    raise raised from error
+                results[index] = future.result()
+                if on_done is not None:
+                    on_done(index)
+    finally:
+        # On a failure, units not started yet are dropped; running ones are waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise BuildError(RAY_MISSING) from None
+    return ray
+
+
+def _run_ray(ray, fn, units, workers, on_done) -> list:
+    started_here = False
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
+        started_here = True
+    try:
+        env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+        # flanzh itself reaches the workers by being installed (pip install -e . included): on a
+        # local cluster they run this interpreter; on a remote one, install flanzh there too.
+        options = {"name": getattr(fn, "__qualname__", None) or type(fn).__name__}
+        if env:
+            options["runtime_env"] = {"env_vars": env}
+        # Through a top-level trampoline so that any picklable callable works (functools.partial
+        # included, which ray.remote refuses); fn is stored once, not sent with every unit.
+        remote = ray.remote(_call).options(**options)
+        fn_ref = ray.put(fn)
+        index_of = {remote.remote(fn_ref, unit): index for index, unit in enumerate(units)}
+        results: list = [None] * len(units)
+        pending = list(index_of)
+        try:
+            while pending:
+                finished, pending = ray.wait(pending, num_returns=1)
+                for ref in finished:
+                    index = index_of[ref]
+                    results[index] = _ray_get(ray, ref, index, units[index])
+                    if on_done is not None:
+                        on_done(index)
+        finally:
+            for ref in pending:  # only left on a failure (or an interrupt)
+                ray.cancel(ref)
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _call(fn, unit):
+    return fn(unit)
+
+
+def _ray_get(ray, ref, index, unit):
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as error:
+        # The unit raised: Ray wraps its exception; report the unit's own.
+        cause = error.cause if error.cause is not None else error
+        raised = _unit_error(index, unit, cause)
+        raise raised from error
+    except ray.exceptions.RayError as error:
+        # The unit never finished: its worker died, ran out of memory, was cancelled, ...
+        raise _unit_error(index, unit, error) from error

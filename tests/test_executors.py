@@ -1,0 +1,155 @@
+"""flanzh.executors.run_units on each engine: input order, progress callbacks, and failures
+reported as flanzh errors. The Ray tests run a real local cluster (started once per module)."""
+
+import functools
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import executor_units as units
+from flanzh.errors import BuildError, FlanzhError, SpecError
+from flanzh.executors import run_units
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local cluster for every Ray test of this module, shut down after the last."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {
+            # The workers import executor_units by name, as the process pool's workers do.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+            # Set to what the driver does not have, so that seeing "1" in a worker shows that
+            # run_units forwarded the driver's value rather than the worker inheriting it.
+            "HF_HUB_OFFLINE": "0",
+            "HF_DATASETS_OFFLINE": "0",
+        }},
+    )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(params=["serial", "process", "ray"])
+def executor(request):
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
+    return request.param
+
+
+@pytest.fixture(params=["process", "ray"])
+def parallel_executor(request):
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
+    return request.param
+
+
+# First in the module, so that it runs before the module's own cluster is up.
+def test_ray_starts_and_stops_a_cluster_of_its_own(tmp_path):
+    """With no cluster running and no RAY_ADDRESS, run_units starts a local one and shuts it down
+    again; its workers import flanzh from the installed package (the folder is not the repo)."""
+    pytest.importorskip("ray")
+    script = textwrap.dedent("""
+        import sys
+        import ray
+        from flanzh.executors import run_units
+        from flanzh.project import find_project
+
+        projects = run_units(find_project, [sys.argv[1]], executor="ray", workers=1)
+        print(projects[0].root)
+        print(ray.is_initialized())
+    """)
+    env = {name: value for name, value in os.environ.items() if name != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", script, str(REPO)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(REPO), "False"]
+
+
+def test_results_come_back_in_input_order(executor):
+    done = []
+    results = run_units(units.sleepy, [(0, 0.3), (1, 0.2), (2, 0.1), (3, 0.0)],
+                        executor=executor, workers=2, on_done=done.append)
+    assert results == [0, 10, 20, 30]
+    assert sorted(done) == [0, 1, 2, 3]
+
+
+def test_units_finishing_out_of_order_still_come_back_in_input_order(parallel_executor, tmp_path):
+    done = []
+
+    def on_done(index):
+        done.append(index)
+        (tmp_path / f"seen-{index}").touch()
+
+    results = run_units(units.after_the_driver_saw_unit_1, [(0, str(tmp_path)), (1, str(tmp_path))],
+                        executor=parallel_executor, workers=2, on_done=on_done)
+    assert done == [1, 0]
+    assert results == [0, 1]
+
+
+def test_no_units(executor):
+    assert run_units(units.sleepy, [], executor=executor) == []
+
+
+def test_a_callable_that_is_not_a_plain_function(executor):
+    assert run_units(functools.partial(units.scaled, factor=3), [1, 2], executor=executor) == [3, 6]
+
+
+def test_a_flanzh_error_keeps_its_class_and_message(executor):
+    with pytest.raises(BuildError) as error:
+        run_units(units.build_error_for_x, ["a", "x", "b"], executor=executor)
+    assert type(error.value) is BuildError
+    assert str(error.value) == "task x: boom"
+
+
+def test_a_spec_error_keeps_every_problem(executor):
+    with pytest.raises(SpecError) as error:
+        run_units(units.spec_error_for_x, ["x"], executor=executor)
+    assert type(error.value) is SpecError
+    assert error.value.problems == ["x.yaml: first problem", "x.yaml: second problem"]
+    assert str(error.value) == "x.yaml: first problem\nx.yaml: second problem"
+
+
+def test_any_other_error_becomes_a_build_error_naming_the_unit(executor):
+    with pytest.raises(BuildError) as error:
+        run_units(units.value_error_for_1, [0, 1, 2], executor=executor)
+    assert str(error.value) == "unit 1 (1) failed: ValueError: bad unit"
+
+
+def test_ray_workers_see_the_drivers_offline_settings(ray_cluster, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    assert run_units(units.env, ["HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"], executor="ray") == ["1", "1"]
+    # A cluster run_units did not start is left running.
+    assert ray_cluster.is_initialized()
+
+
+def test_ray_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(FlanzhError) as error:
+        run_units(units.env, ["HF_HUB_OFFLINE"], executor="ray")
+    assert str(error.value) == ('--executor ray needs Ray, which is not installed; '
+                                'install it with: pip install "flanzh[ray]"')
+
+
+def test_unknown_executor():
+    with pytest.raises(BuildError) as error:
+        run_units(units.env, ["HF_HUB_OFFLINE"], executor="dask")
+    assert str(error.value) == "unknown executor 'dask'; choose one of: serial, process, ray"
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(BuildError) as error:
+        run_units(units.env, ["HF_HUB_OFFLINE"], executor="process", workers=0)
+    assert str(error.value) == "workers must be at least 1, not 0"
