@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -83,6 +84,38 @@ class TaskCache:
         tmp = meta_path.with_name(meta_path.name + f".tmp-{os.getpid()}")
         tmp.write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True), "utf-8")
         os.replace(tmp, meta_path)     # the .json last: an entry counts only once it exists
+
+    # Entries that are folders of files (a rendered task's parquet parts): built in a temporary
+    # folder, renamed into place, then the .json written last, as for single-file entries.
+    def load_folder(self, stage: str, task_id: str, key: str) -> tuple[Path, dict] | None:
+        if not self.enabled:
+            return None
+        folder, meta_path = self.root / stage / f"{task_id}-{key}", self._paths(stage, task_id, key)[1]
+        if not (folder.is_dir() and meta_path.is_file()):
+            return None
+        meta = json.loads(meta_path.read_text("utf-8"))
+        if not all((folder / name).is_file() for name in meta.get("parts", [])):
+            return None
+        self.hits.append(f"{stage}:{task_id}")
+        return folder, meta
+
+    def new_folder(self, stage: str, task_id: str, key: str) -> Path:
+        folder = self.root / stage / f"{task_id}-{key}.tmp-{os.getpid()}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
+    def store_folder(self, stage: str, task_id: str, key: str, built: Path, meta: dict) -> Path:
+        final, meta_path = self.root / stage / f"{task_id}-{key}", self._paths(stage, task_id, key)[1]
+        for old in final.parent.glob(f"{task_id}-*"):          # one entry per task and stage
+            if old.name != built.name:
+                (shutil.rmtree(old, ignore_errors=True) if old.is_dir()
+                 else old.unlink(missing_ok=True))
+        os.replace(built, final)
+        tmp = meta_path.with_name(meta_path.name + f".tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True), "utf-8")
+        os.replace(tmp, meta_path)
+        return final
 
     # The fingerprint of the last complete build into this output (kept here, not in the
     # manifest, which must not depend on where files live or when they were touched).

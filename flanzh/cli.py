@@ -60,6 +60,11 @@ def build(
     max_reject_rate: Annotated[Optional[float], typer.Option(
         "--max-reject-rate", min=0.0, max=1.0,
         help="Fail a task when more of its source rows are rejected (default: spec or 0.5).")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="Where per-task units run: serial, process (a local process pool) or "
+        "ray (a local Ray cluster, or the one RAY_ADDRESS names).")] = "serial",
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, help="Processes or local Ray CPUs (default: the CPU count).")] = None,
 ):
     """Build the corpus (default: every task, from the bundled samples, offline)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -93,7 +98,8 @@ def build(
             progress.update(bar, description=label, advance=1)
 
         manifest = run_build(project, out, task_ids=ids, seed=seed, mode=mode, mixture=policy,
-                             on_step=on_step, max_reject_rate=max_reject_rate)
+                             on_step=on_step, max_reject_rate=max_reject_rate,
+                             executor=executor, workers=workers)
     totals = manifest["totals"]
     typer.echo(f"built {totals['tasks']} tasks from {manifest['source_mode']}: "
                f"{totals['rows_written']} records written, {totals['rows_dropped']} rows dropped "

@@ -31,6 +31,16 @@ RAY_MISSING = ('--executor ray needs Ray, which is not installed; install it wit
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
+def check_executor(executor: str, workers: int | None = None) -> None:
+    """Refuse an unknown engine, a bad worker count or a missing Ray before any work starts."""
+    if executor not in EXECUTORS:
+        raise BuildError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise BuildError(f"workers must be at least 1, not {workers}")
+    if executor == "ray":
+        _import_ray()
+
+
 def run_units(fn: Callable[[Any], Any], units: list, *, executor: str = "serial",
               workers: int | None = None,
               on_done: Callable[[int], Any] | None = None) -> list:
@@ -41,21 +51,16 @@ def run_units(fn: Callable[[Any], Any], units: list, *, executor: str = "serial"
     module) and units and results must pickle. ``workers`` is the number of processes ("process")
     or the CPUs of a local Ray cluster this call starts; it defaults to the machine's CPU count.
     """
-    if executor not in EXECUTORS:
-        raise BuildError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
-    if workers is not None and workers < 1:
-        raise BuildError(f"workers must be at least 1, not {workers}")
+    # Checked before the empty case, so a missing Ray is reported however small the build.
+    check_executor(executor, workers)
     units = list(units)
-    if executor == "ray":
-        # Checked before the empty case, so a missing Ray is reported however small the build.
-        ray = _import_ray()
     if not units:
         return []
     if executor == "serial":
         return _run_serial(fn, units, on_done)
     if executor == "process":
         return _run_process(fn, units, workers, on_done)
-    return _run_ray(ray, fn, units, workers, on_done)
+    return _run_ray(_import_ray(), fn, units, workers, on_done)
 
 
 def _unit_error(index: int, unit: Any, error: BaseException) -> FlanzhError:

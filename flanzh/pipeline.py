@@ -1,11 +1,15 @@
 """The build.
 
-    per task: read -> normalise                      (source rows)
-    corpus:   decontaminate -> near-dedup            (on source rows, before templates multiply)
-    per task: quota -> plan formats -> render -> check
-    corpus:   exact dedup -> write shards, manifest, card
+    per task (a unit):  read -> normalise -> decontaminate     (source rows, spilled to parquet)
+    corpus:             near-dedup across tasks, quotas
+    per task (a unit):  plan formats -> in batches: render -> check -> exact dedup within the
+                        task -> shard files                    (records stream to disk)
+    corpus:             exact dedup across tasks (64-bit hashes; only shards that lose a row
+                        are rewritten) -> shards in place, manifest, card
 
-Each step returns its rows plus drop counts by reason. Per task the build keeps the invariant
+Units run on an executor (executors.py: serial, a process pool, or Ray), so a build's memory is
+bounded by one task's source rows plus a batch of records, not by the corpus. Each step returns
+drop counts by reason; per task the build keeps the invariant
 rows_read + rows_repeated == rows_written + sum(dropped), and fails loudly if it breaks.
 """
 
@@ -13,22 +17,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from . import __version__
 from .cache import TaskCache, file_stamps, fingerprint
 from .checks import check_records
 from .decontaminate import EvalIndex, decontaminate, read_extra_eval_file
-from .dedup import count, exact_duplicate_mask, near_duplicate_flags
+from .dedup import NearDuplicates, SeenHashes, count, record_hashes
 from .errors import BuildError
+from .executors import check_executor, run_units
 from .formats import plan_task
+from .hashing import key_hashes
 from .mixture import Mixture, load_mixture, quotas, target_shares
 from .normalise import empty_rows, normalise
 from .project import Project
@@ -39,7 +49,7 @@ from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks
 from .textnorm import source_text
-from .writer import DEFAULT_SHARD_ROWS, StagedOutput, write_task_shards
+from .writer import DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, shard_names
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -67,6 +77,12 @@ class TaskResult:
     answers: Counter = field(default_factory=Counter)
     rejects: list[dict] = field(default_factory=list)      # examples of bad source rows
     read_key: str = ""                                      # cache fingerprint of the read step
+    available: int = 0                  # source rows left after decontamination and near-dedup
+    parts: list[Path] = field(default_factory=list)        # rendered records, as parquet parts
+    hashes: np.ndarray | None = None                        # their (inputs, targets) hashes
+    written: int | None = None          # records in the output shards (streamed builds)
+    templates_used: int | None = None
+    formats: dict | None = None
 
     def check_reject_rate(self, max_rate: float) -> None:
         """Fail when more than ``max_rate`` of the rows read were bad input."""
@@ -82,7 +98,7 @@ class TaskResult:
 
     @property
     def rows_written(self) -> int:
-        return self.records.height
+        return self.records.height if self.written is None else self.written
 
     def check_invariant(self) -> None:
         if self.rows_read + self.rows_repeated != self.rows_written + sum(self.dropped.values()):
@@ -139,40 +155,113 @@ def load_rows(project: Project, task: Task, mode: SourceMode, splits: list[str] 
     return result
 
 
+RENDER_BATCH = 100_000     # records rendered, checked, deduplicated and written at a time
+HASHES = "hashes.npy"      # a rendered task's record hashes, in record order
+PART = "part-{:05d}.parquet"
+
+
+class _Parts:
+    """Records of one task as parquet parts of exactly ``shard_rows`` rows (the last may be
+    shorter), written as batches come in; without a folder they are kept in memory."""
+
+    def __init__(self, folder: Path | None, shard_rows: int):
+        self.folder, self.shard_rows = folder, shard_rows
+        self.pending: list[pl.DataFrame] = []
+        self.pending_rows = 0
+        self.paths: list[Path] = []
+        self.kept: list[pl.DataFrame] = []
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, records: pl.DataFrame) -> None:
+        if self.folder is None:
+            self.kept.append(records)
+            return
+        self.pending.append(records)
+        self.pending_rows += records.height
+        while self.pending_rows >= self.shard_rows:
+            self._flush(self.shard_rows)
+
+    def _flush(self, rows: int) -> None:
+        frame = pl.concat(self.pending) if len(self.pending) > 1 else self.pending[0]
+        path = self.folder / PART.format(len(self.paths))
+        frame.head(rows).write_parquet(path, **PARQUET_OPTIONS)
+        self.paths.append(path)
+        rest = frame.slice(rows)
+        self.pending, self.pending_rows = ([rest] if rest.height else []), rest.height
+
+    def close(self) -> pl.DataFrame | None:
+        """Write the last part; in memory, return all records."""
+        if self.folder is None:
+            return pl.concat(self.kept) if self.kept else empty_records()
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        return None
+
+
 def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | None,
-                compiled=None, cache: TaskCache | None = None) -> None:
-    """Plan formats, render and check ``result.rows`` into ``result.records``."""
+                compiled=None, cache: TaskCache | None = None, folder: Path | None = None,
+                shard_rows: int = DEFAULT_SHARD_ROWS) -> None:
+    """Plan formats, then render, check and deduplicate ``result.rows`` in batches.
+
+    Records go to parquet parts in ``folder`` (or in the cache when there is one), listed in
+    ``result.parts`` with their hashes in ``result.hashes``; with neither, to ``result.records``.
+    """
     task = result.task
     policy = mixture.formats_for(task.id)
     result.quota = quota
+    result.hashes = np.zeros(0, dtype=np.uint64)
     if result.rows.height == 0:
         return
-    kept = hashlib.sha256("\x1f".join(result.rows[KEY].to_list()).encode()).hexdigest()
+    kept = hashlib.sha256(key_hashes(0, task.id, result.rows[KEY]).tobytes()).hexdigest()
     key = fingerprint("render", result.read_key, task.templates_sha256, seed, policy, quota,
-                      mixture.policy["max_repeat"], kept)
-    cached = cache.load("render", task.id, key) if cache else None
+                      mixture.policy["max_repeat"], kept, shard_rows)
+    cached = cache.load_folder("render", task.id, key) if cache else None
     if cached is not None:
-        result.records, meta = cached
+        entry, meta = cached
+        result.parts = [entry / name for name in meta["parts"]]
+        result.hashes = np.load(entry / HASHES)
         result.rows_repeated = meta["rows_repeated"]
         result.dropped += Counter(meta["dropped"])
         result.answers = Counter(meta["answers"])
         return
+    target = cache.new_folder("render", task.id, key) if cache else folder
     dropped: Counter = Counter()
     plan = plan_task(task, result.rows, seed, policy, quota, mixture.policy["max_repeat"])
     result.rows_repeated = plan.repeats
     dropped += plan.dropped
-    frame, render_dropped = render_plan(task, plan, seed, compiled, policy.max_exemplars)
-    dropped += render_dropped
-    frame, check_dropped = check_records(task, frame)
-    dropped += check_dropped
-    if task.choices is not None:
-        result.answers = Counter(a for a in frame["__answer"].to_list() if a is not None)
-    result.records = to_records(task, frame)
+    parts, seen, hashes = _Parts(target, shard_rows), SeenHashes(), []
+    answers: Counter = Counter()
+    for start in range(0, plan.items.height, RENDER_BATCH):
+        batch = replace(plan, items=plan.items.slice(start, RENDER_BATCH))
+        frame, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars)
+        frame, check_dropped = check_records(task, frame)
+        dropped += render_dropped + check_dropped
+        if task.choices is not None:
+            answers += Counter(dict(frame["__answer"].drop_nulls().value_counts().iter_rows()))
+        records = to_records(task, frame)
+        record_hash = record_hashes(records)
+        repeated = (seen.first_seen(record_hash) if mixture.dedup["exact"]   # within the task
+                    else np.zeros(len(record_hash), dtype=bool))
+        if repeated.any():
+            dropped["duplicate"] += int(repeated.sum())
+            records, record_hash = records.filter(~pl.Series(repeated)), record_hash[~repeated]
+        parts.add(records)
+        hashes.append(record_hash)
+    result.hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    in_memory = parts.close()
+    if in_memory is not None:
+        result.records = in_memory
+    result.parts = parts.paths
     result.dropped += dropped
+    result.answers = answers
+    if target is not None:
+        np.save(target / HASHES, result.hashes)
     if cache:
-        cache.store("render", task.id, key, result.records,
-                    {"rows_repeated": result.rows_repeated, "dropped": dropped,
-                     "answers": result.answers})
+        entry = cache.store_folder("render", task.id, key, target, {
+            "rows_repeated": result.rows_repeated, "dropped": dropped, "answers": answers,
+            "parts": [p.name for p in parts.paths]})
+        result.parts = [entry / p.name for p in parts.paths]
 
 
 def process_task(project: Project, task: Task, seed: int, mode: SourceMode,
@@ -274,8 +363,10 @@ def task_manifest(result: TaskResult, shards: list[str], share: float | None,
         "target_share": None if share is None else round(share, 6),
         "realised_share": round(result.rows_written / total_written, 6) if total_written else 0.0,
         "templates": len(task.templates),
-        "templates_used": records["template_id"].n_unique(),
-        "formats": dict(sorted(Counter(records["format"].to_list()).items())),
+        "templates_used": (records["template_id"].n_unique() if result.templates_used is None
+                           else result.templates_used),
+        "formats": dict(sorted((Counter(records["format"].to_list()) if result.formats is None
+                                else result.formats).items())),
         "answers": dict(sorted(result.answers.items())) if task.choices is not None else None,
         "shards": shards,
         "spec_file": task.spec_label,
@@ -285,16 +376,123 @@ def task_manifest(result: TaskResult, shards: list[str], share: float | None,
     }
 
 
+@dataclass(frozen=True)
+class UnitContext:
+    """What a unit of work needs besides its task; picklable, so a unit can run anywhere."""
+    root: Path
+    seed: int
+    mode: SourceMode
+    mixture: Mixture
+    shard_rows: int
+    max_reject_rate: float | None
+    work: Path                     # the staged output's scratch folder
+    out: Path
+    use_cache: bool
+
+    def cache(self) -> TaskCache:
+        return TaskCache(self.out, enabled=self.use_cache)
+
+
+def read_unit(context: UnitContext, task: Task, index: EvalIndex | None) -> TaskResult:
+    """Read, normalise and decontaminate one task's source rows; spill them to parquet."""
+    project = Project(context.root)
+    result = load_rows(project, task, context.mode, cache=context.cache())
+    result.check_reject_rate(context.max_reject_rate if context.max_reject_rate is not None
+                             else task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE))
+    if index is not None:
+        result.rows, dropped = decontaminate(result.rows, source_text(task, result.rows), index)
+        result.dropped += dropped
+    result.available = result.rows.height
+    result.rows.write_parquet(_spill(context, task.id))
+    result.rows = empty_rows(task)
+    return result
+
+
+def render_unit(context: UnitContext, result: TaskResult, quota: int | None) -> TaskResult:
+    """Plan, render, check and deduplicate one task's spilled rows into parquet parts."""
+    task = result.task
+    result.rows = pl.read_parquet(_spill(context, task.id))
+    render_task(result, context.seed, context.mixture, quota, cache=context.cache(),
+                folder=context.work / "records" / task.id, shard_rows=context.shard_rows)
+    result.rows = empty_rows(task)
+    return result
+
+
+def _spill(context: UnitContext, task_id: str) -> Path:
+    folder = context.work / "rows"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{task_id}.parquet"
+
+
+def _near_dedup(context: UnitContext, results: dict[str, TaskResult], near: dict) -> None:
+    """Flag source rows that nearly duplicate a row of an earlier task; rewrite the spills."""
+    lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
+                         num_perm=near["num_perm"], exempt=near["exempt"])
+    for task_id, result in results.items():
+        path = _spill(context, task_id)
+        rows = pl.read_parquet(path)
+        flags = lsh.add_task(task_id, source_text(result.task, rows).to_list())
+        if any(flags):
+            result.dropped += count(flags, "near_duplicate")
+            rows.filter(~pl.Series(flags, dtype=pl.Boolean)).write_parquet(path)
+        result.available = rows.height - sum(flags)
+
+
+def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
+    """Put a task's parts in the output as its shards, rewriting only parts that lost rows to
+    exact dedup across tasks. Parts from the cache are linked (or copied), never moved."""
+    task_id = result.task.id
+    survivors, start = [], 0
+    for path in result.parts:
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        lost = repeated[start:start + rows]
+        start += rows
+        if not lost.any():
+            survivors.append((path, None))
+        elif not lost.all():
+            survivors.append((path, ~lost))
+    names = shard_names(sum(1 for _ in survivors), 1) if survivors else []
+    folder = staged / "data" / task_id
+    written = []
+    for (path, keep), name in zip(survivors, names):
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        if keep is not None:
+            pl.read_parquet(path).filter(pl.Series(keep)).write_parquet(target, **PARQUET_OPTIONS)
+        elif moves:
+            os.replace(path, target)
+        else:
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copyfile(path, target)
+        written.append(f"data/{task_id}/{name}")
+    return written
+
+
+def _shard_stats(staged: Path, shards: list[str]) -> tuple[int, int, dict]:
+    """(rows, templates used, records per format) of a task's final shards."""
+    if not shards:
+        return 0, 0, {}
+    frame = pl.read_parquet([staged / s for s in shards], columns=["template_id", "format"])
+    formats = dict(frame["format"].value_counts().iter_rows())
+    return frame.height, frame["template_id"].n_unique(), formats
+
+
 def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
           seed: int = DEFAULT_SEED, mode: SourceMode = SourceMode(), mixture: Mixture | None = None,
           shard_rows: int = DEFAULT_SHARD_ROWS, on_step: Progress | None = None,
-          max_reject_rate: float | None = None, use_cache: bool = True) -> dict:
+          max_reject_rate: float | None = None, use_cache: bool = True,
+          executor: str = "serial", workers: int | None = None) -> dict:
     """Build the corpus for ``task_ids`` (default: every task) into ``out``; return the manifest.
-    ``mixture`` defaults to zero-shot records, exact dedup only (see mixture.DEFAULT_POLICY)."""
+    ``mixture`` defaults to zero-shot records, exact dedup only (see mixture.DEFAULT_POLICY).
+    Per-task units run on ``executor`` (serial, process or ray; see executors.py)."""
     step = on_step or (lambda label: None)
+    check_executor(executor, workers)
     mixture = mixture or load_mixture(None)
     tasks = load_tasks(project, task_ids)
-    compiled = {task.id: compile_templates(task) for task in tasks}   # template errors first
+    for task in tasks:                  # template errors before anything is read
+        compile_templates(task)
     if mode.kind == "data_dir":
         require_all_files(project, tasks, mode,       # every missing download at once
                           with_eval=mixture.decontamination["enabled"])
@@ -305,61 +503,59 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         if current is not None:           # nothing that decides the output has changed
             return current
     staged = StagedOutput(out)
-    try:
-        results = {}
-        for task in tasks:
-            step(f"{task.id}: read")
-            results[task.id] = load_rows(project, task, mode, cache=cache)
-            results[task.id].check_reject_rate(
-                max_reject_rate if max_reject_rate is not None
-                else task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE))
+    context = UnitContext(project.root, seed, mode, mixture, shard_rows, max_reject_rate,
+                          staged.path / ".work", Path(out), use_cache)
 
-        step("decontaminate")
+    def run(fn, units, label):
+        return run_units(fn, units, executor=executor, workers=workers,
+                         on_done=lambda i: step(f"{tasks[i].id}: {label}"))
+
+    try:
         decon = {"enabled": mixture.decontamination["enabled"]}
+        index = None
         if decon["enabled"]:
             index = eval_index(project, tasks, mode, mixture, project.root)
             decon.update(ngram=index.ngram, eval_sets=dict(sorted(index.sizes.items())))
-            for result in results.values():
-                result.rows, dropped = decontaminate(
-                    result.rows, source_text(result.task, result.rows), index)
-                result.dropped += dropped
+        reads = run(partial(read_unit, context, index=index), tasks, "read")
+        results = {r.task.id: r for r in reads}
+        step("decontaminate")
 
-        step("near-dedup")
         near = mixture.dedup["near"]
         if near["enabled"]:
-            flags = near_duplicate_flags(
-                {tid: source_text(r.task, r.rows).to_list() for tid, r in results.items()},
-                threshold=near["threshold"], ngram=near["ngram"], num_perm=near["num_perm"],
-                exempt=near["exempt"])
-            for tid, result in results.items():
-                result.dropped += count(flags[tid], "near_duplicate")
-                result.rows = result.rows.filter(~pl.Series(flags[tid], dtype=pl.Boolean))
+            _near_dedup(context, results, near)
+        step("near-dedup")
 
-        available = {tid: r.rows.height for tid, r in results.items()}
+        available = {tid: r.available for tid, r in results.items()}
         task_quotas = quotas(mixture, tasks, available)
         shares = target_shares(mixture, tasks, available) if mixture.total else {}
+        rendered = run(_render_with_quota, [(context, results[t.id], task_quotas[t.id])
+                                            for t in tasks], "render")
+        results = {r.task.id: r for r in rendered}
+
+        seen = SeenHashes()             # exact dedup across tasks, in task order
+        repeated = {}
         for task in tasks:
-            step(f"{task.id}: render")
-            render_task(results[task.id], seed, mixture, task_quotas[task.id], compiled[task.id],
-                        cache)
-
+            result = results[task.id]
+            repeated[task.id] = (seen.contains(result.hashes) if mixture.dedup["exact"]
+                                 else np.zeros(len(result.hashes), dtype=bool))
+            seen.add(result.hashes)
+            result.dropped += count(repeated[task.id].tolist(), "duplicate")
         step("exact-dedup")
-        if mixture.dedup["exact"]:
-            masks = exact_duplicate_mask([results[t.id].records for t in tasks])
-            for task, mask in zip(tasks, masks):
-                result = results[task.id]
-                result.dropped += count(mask.to_list(), "duplicate")
-                result.records = result.records.filter(~mask)
 
-        total_written = sum(r.rows_written for r in results.values())
-        manifest_tasks = {}
+        manifest_tasks, written = {}, {}
         for task in tasks:
             step(f"{task.id}: write")
             result = results[task.id]
+            shards = _place_shards(staged.path, result, repeated[task.id], moves=not use_cache)
+            result.written, result.templates_used, result.formats = _shard_stats(staged.path,
+                                                                                 shards)
             result.check_invariant()
-            shards = write_task_shards(staged.path, task.id, result.records, shard_rows)
-            manifest_tasks[task.id] = task_manifest(result, shards, shares.get(task.id),
-                                                    total_written)
+            written[task.id] = shards
+        shutil.rmtree(context.work, ignore_errors=True)
+        total_written = sum(r.rows_written for r in results.values())
+        for task in tasks:
+            manifest_tasks[task.id] = task_manifest(results[task.id], written[task.id],
+                                                    shares.get(task.id), total_written)
         manifest = {
             "flanzh_version": __version__,
             "seed": seed,
@@ -386,3 +582,8 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         staged.discard()
         raise
     return manifest
+
+
+def _render_with_quota(unit: tuple) -> TaskResult:
+    context, result, quota = unit
+    return render_unit(context, result, quota)

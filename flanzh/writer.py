@@ -15,6 +15,7 @@ from .errors import BuildError
 
 MANIFEST = "manifest.json"
 DEFAULT_SHARD_ROWS = 200_000
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": False}
 
 
 def shard_names(rows: int, shard_rows: int) -> list[str]:
@@ -34,8 +35,7 @@ def write_task_shards(folder: Path, task_id: str, records: pl.DataFrame,
     written = []
     for i, name in enumerate(shard_names(records.height, shard_rows)):
         shard = records.slice(i * shard_rows, shard_rows)
-        shard.write_parquet(task_dir / name, compression="zstd", compression_level=3,
-                            statistics=False)
+        shard.write_parquet(task_dir / name, **PARQUET_OPTIONS)
         written.append(f"data/{task_id}/{name}")
     return written
 

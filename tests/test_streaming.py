@@ -1,0 +1,76 @@
+"""A build streams: records are rendered in batches into shard-sized parts, exact duplicates are
+found by hash within and across tasks, and the per-task units run on any executor with the same
+bytes out."""
+
+import json
+
+import polars as pl
+import pytest
+
+import flanzh.pipeline as pipeline
+from flanzh.pipeline import build
+from test_corpus import clone_task, policy, rows_of
+
+
+def shard_bytes(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+@pytest.fixture
+def twin_project(mini_project):
+    rows = [json.loads(line) for line in (mini_project.samples_dir / "sim_afqmc" / "train.json")
+            .read_text("utf-8").splitlines()]
+    clone_task(mini_project, "sim_twin", rows)
+    return mini_project
+
+
+def test_small_batches_and_shards_give_the_same_records(twin_project, tmp_path, monkeypatch):
+    mixture = policy(tmp_path, dedup={"exact": True, "near": {"enabled": False}},
+                     formats={"weights": {"zs_opt": 1, "zs_noopt": 1}})
+    whole = build(twin_project, tmp_path / "whole", mixture=mixture, use_cache=False)
+    monkeypatch.setattr(pipeline, "RENDER_BATCH", 7)
+    small = build(twin_project, tmp_path / "small", mixture=mixture, shard_rows=4, use_cache=False)
+    for task in ("sim_afqmc", "sim_twin"):
+        a, b = whole["tasks"][task], small["tasks"][task]
+        assert a["rows_written"] == b["rows_written"] and a["dropped"] == b["dropped"]
+        assert rows_of(tmp_path / "whole", whole, task).equals(rows_of(tmp_path / "small", small, task))
+        shards = [pl.read_parquet(tmp_path / "small" / s).height for s in b["shards"]]
+        assert all(0 < n <= 4 for n in shards) and sum(shards) == b["rows_written"]
+    # the twin lost rows to its sibling: some of its parts were rewritten, none is empty
+    assert small["tasks"]["sim_twin"]["dropped"]["duplicate"] >= 1
+
+
+def test_cached_parts_are_linked_not_moved(twin_project, tmp_path):
+    out = tmp_path / "out"
+    first = build(twin_project, out)
+    cache = tmp_path / ".out.cache" / "render"
+    parts = sorted(cache.rglob("part-*.parquet"))
+    assert parts
+    (twin_project.templates_dir / "sim_twin.yaml").write_text(
+        (twin_project.templates_dir / "sim_twin.yaml").read_text("utf-8") + "\n", "utf-8")
+    second = build(twin_project, out)            # the twin re-renders; sim_afqmc comes from cache
+    assert all(p.is_file() for p in parts if "sim_afqmc" in str(p))
+    assert first["tasks"]["sim_afqmc"] == second["tasks"]["sim_afqmc"]
+
+
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_every_executor_writes_the_same_bytes(twin_project, tmp_path, executor):
+    if executor == "ray":
+        pytest.importorskip("ray")
+    mixture = policy(tmp_path, dedup={"exact": True, "near": {"enabled": True, "threshold": 0.85,
+                                                              "ngram": 5, "num_perm": 128,
+                                                              "exempt": []}})
+    serial = build(twin_project, tmp_path / "serial", mixture=mixture, use_cache=False)
+    other = build(twin_project, tmp_path / executor, mixture=mixture, use_cache=False,
+                  executor=executor, workers=2)
+    assert other == serial
+    assert shard_bytes(tmp_path / executor) == shard_bytes(tmp_path / "serial")
+
+
+def test_an_unknown_executor_is_refused_before_reading(twin_project, tmp_path):
+    from flanzh.errors import BuildError
+
+    with pytest.raises(BuildError) as error:
+        build(twin_project, tmp_path / "out", executor="spark")
+    assert str(error.value) == "unknown executor 'spark'; choose one of: serial, process, ray"
+    assert not (tmp_path / "out").exists()
