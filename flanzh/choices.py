@@ -59,15 +59,18 @@ def _list_array(values: pa.Array, offsets: np.ndarray, valid: np.ndarray | None 
 def options_column(task: Task, frame: pl.DataFrame
                    ) -> tuple[pl.Series, np.ndarray] | None:
     """Every row's options (a list column) and the gold answer's position among them (-1 when
-    the answer is not an option), equal to ``row_options`` row by row; None in the one case
-    left to row_options (max_options with an answer outside the choices). ``frame`` needs
-    HASH."""
+    the answer is not an option), equal to ``row_options`` row by row; None for the cases
+    left to row_options (max_options with an answer outside the choices, or over per-row
+    lists). ``frame`` needs HASH."""
     base = frame[HASH].to_numpy()
     answers = (frame[task.answer_field] if task.answer_field
                else pl.Series([None] * frame.height, dtype=pl.Utf8))
     if task.choices is not None:
         return _fixed_choices(task, base, answers)
-    return _row_choices(frame[task.choices_field], base, answers)
+    column = frame[task.choices_field]
+    if task.max_options is not None and (column.list.len() > task.max_options).any():
+        return None      # distractors drawn from each row's own list: left to row_options
+    return _row_choices(column, base, answers)
 
 
 def _fixed_choices(task: Task, base: np.ndarray, answers: pl.Series

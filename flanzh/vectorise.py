@@ -42,6 +42,7 @@ def max_options(source_ast: nodes.Template) -> int:
 class _Compiler:
     def __init__(self, task: Task):
         self.task = task
+        self.loop_var: str | None = None     # inside a for loop over a list field
 
     def statements(self, body: list[nodes.Node]) -> list[pl.Expr]:
         parts = []
@@ -50,9 +51,46 @@ class _Compiler:
                 parts += [self.value(child) for child in node.nodes]
             elif isinstance(node, nodes.If):
                 parts.append(self.branch(node))
+            elif isinstance(node, nodes.For):
+                parts.append(self.loop(node))
             else:
                 raise Unsupported(type(node).__name__)
         return parts
+
+    def _list_field(self, node: nodes.Node) -> str:
+        if isinstance(node, nodes.Name) and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "list[str]" and self.loop_var is None:
+            return node.name
+        raise Unsupported("not a list[str] field")
+
+    def loop(self, node: nodes.For) -> pl.Expr:
+        """``{% for x in list_field %}...{% endfor %}``: the body over the list's elements."""
+        if node.test is not None or node.recursive or not isinstance(node.target, nodes.Name):
+            raise Unsupported("for loop with a filter, recursion or unpacking")
+        field = self._list_field(node.iter)
+        self.loop_var = node.target.name
+        try:
+            body = _concat(self.statements(node.body))
+        finally:
+            self.loop_var = None
+        rendered = pl.col(field).list.eval(body).list.join("")
+        if node.else_:
+            rendered = pl.when(pl.col(field).list.len() == 0).then(
+                _concat(self.statements(node.else_))).otherwise(rendered)
+        return rendered
+
+    def _loop_attribute(self, node: nodes.Node) -> pl.Expr | None:
+        """``loop.index`` and friends inside a loop body (None for anything else)."""
+        if not (self.loop_var and isinstance(node, nodes.Getattr)
+                and isinstance(node.node, nodes.Name) and node.node.name == "loop"):
+            return None
+        index0 = pl.int_range(pl.len())
+        attributes = {"index0": index0, "index": index0 + 1, "revindex0": pl.len() - index0 - 1,
+                      "revindex": pl.len() - index0, "first": index0 == 0,
+                      "last": index0 == pl.len() - 1, "length": pl.len() + 0 * index0}
+        if node.attr not in attributes:
+            raise Unsupported(f"loop.{node.attr}")
+        return attributes[node.attr]
 
     def branch(self, node: nodes.If) -> pl.Expr:
         otherwise = _concat(self.statements(node.else_))
@@ -76,6 +114,15 @@ class _Compiler:
                 return (column.is_not_null() & (column != "")).fill_null(False)
             if spec.type.startswith("list"):
                 return (column.is_not_null() & (column.list.len() > 0)).fill_null(False)
+        if isinstance(node, nodes.Test) and node.name in ("even", "odd") and not node.args:
+            number = self._loop_attribute(node.node)
+            if number is None:
+                raise Unsupported("test on something other than loop")
+            return (number % 2 == 0) if node.name == "even" else (number % 2 == 1)
+        if isinstance(node, nodes.Getattr):
+            flag = self._loop_attribute(node)
+            if flag is not None and node.attr in ("first", "last"):
+                return flag
         if isinstance(node, nodes.Not):
             return ~self.condition(node.node)
         if isinstance(node, nodes.And):
@@ -96,7 +143,18 @@ class _Compiler:
         """A node that renders as text."""
         if isinstance(node, nodes.Const) and isinstance(node.value, str):
             return pl.lit(node.value)
+        if isinstance(node, nodes.Name) and self.loop_var is not None:
+            if node.name != self.loop_var:
+                raise Unsupported("a field inside a loop body")
+            return pl.element().fill_null("None") if fill_none else pl.element()
+        if isinstance(node, nodes.Getattr):
+            number = self._loop_attribute(node)
+            if number is not None and node.attr not in ("first", "last"):
+                return number.cast(pl.Utf8)
+            raise Unsupported("attribute")
         if isinstance(node, nodes.Name) and node.name in self.task.fields:
+            if self.loop_var is not None:
+                raise Unsupported("a field inside a loop body")
             spec = self.task.fields[node.name]
             if spec.type == "str" or spec.label_map is not None:
                 column = pl.col(node.name)
@@ -136,6 +194,14 @@ class _Compiler:
                 style = args[1].value
             return pl.col(GOLD_INDEX).replace_strict(
                 dict(enumerate(_LETTER_STYLES[style])), default=None, return_dtype=pl.Utf8)
+        if node.name == "join" and len(args) <= 1 and not is_options:
+            field = self._list_field(node.node)
+            separator = ""
+            if args:
+                if not isinstance(args[0], nodes.Const) or not isinstance(args[0].value, str):
+                    raise Unsupported("join separator")
+                separator = args[0].value
+            return pl.col(field).list.eval(pl.element().fill_null("None")).list.join(separator)
         if node.name == "trim" and len(args) <= 1:
             chars = WHITESPACE
             if args:
