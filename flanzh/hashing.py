@@ -175,3 +175,28 @@ def record_ids(task: str, parts) -> pa.Array:
     format), given ``parts`` as a string column of those joined by \\x1f."""
     return hex_ids(key_hashes(0, f"{task}{_SEP}id-high", parts),
                    key_hashes(0, f"{task}{_SEP}id-low", parts))
+
+
+def distinct_draws_many(values: np.ndarray, counts: np.ndarray, n: int, width: int) -> np.ndarray:
+    """``distinct_draws`` for every row: a (rows, width) array of indices, -1 past each row's
+    ``min(count, n)`` draws. Rows not done after a few rounds of candidates (tiny ``n``) finish
+    one by one in Python, so the result always equals ``distinct_draws``."""
+    rows = len(values)
+    out = np.full((rows, width), -1, dtype=np.int64)
+    if rows == 0 or n == 0:
+        return out
+    wanted = np.minimum(counts, n)
+    have = np.zeros(rows, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        for j in range(4 * width + 8):
+            if (have >= wanted).all():
+                break
+            candidate = (_mix_array(values + np.uint64(j) * np.uint64(_GOLDEN))
+                         % np.uint64(n)).astype(np.int64)
+            fresh = (have < wanted) & ~(out == candidate[:, None]).any(axis=1)
+            out[fresh, have[fresh]] = candidate[fresh]
+            have += fresh
+    for row in np.flatnonzero(have < wanted):
+        drawn = distinct_draws(int(values[row]), int(counts[row]), n)
+        out[row, :len(drawn)] = drawn
+    return out

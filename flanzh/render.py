@@ -131,11 +131,18 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
     items = plan.items.with_row_index("__order")
     queries = with_hashes(task, plan.queries, seed)
     vector = pl.Series([c.vector is not None for c in compiled], dtype=pl.Boolean)
-    bulk_mask = (vector.gather(items["template"]) & items["format"].str.starts_with("zs")
+    bulk_mask = (vector.gather(items["template"])
                  if vectorised and len(items) else pl.Series([False] * len(items)))
+    zero_shot = items["format"].str.starts_with("zs")
     parts, dropped = [], Counter()
-    if bulk_mask.any():
-        frame, bulk_dropped = _render_bulk(task, queries, compiled, items.filter(bulk_mask))
+    if (bulk_mask & zero_shot).any():
+        frame, bulk_dropped = _render_bulk(task, queries, compiled,
+                                           items.filter(bulk_mask & zero_shot))
+        parts.append(frame)
+        dropped += bulk_dropped
+    if (bulk_mask & ~zero_shot).any():
+        frame, bulk_dropped = _render_few_shot(task, plan, queries, seed, compiled,
+                                               items.filter(bulk_mask & ~zero_shot), max_exemplars)
         parts.append(frame)
         dropped += bulk_dropped
     if not bulk_mask.all():
@@ -282,6 +289,67 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
             "__braces_in_fields", answer.alias("__answer"), "__order"))
     return (pl.concat(parts).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}).sort("__order"),
             dropped)
+
+
+def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
+                     compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int
+                     ) -> tuple[pl.DataFrame, Counter]:
+    """Few-shot records of vectorised templates, equal to the row path: each query draws its
+    exemplars from the pool by hash, the exemplars are rendered in bulk with the query's
+    template, and exemplars are dropped whole from the end until the prompt fits."""
+    from .checks import DEFAULT_LIMITS
+    from .formats import with_hashes
+    from .hashing import derive, distinct_draws_many
+
+    max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
+    frame, dropped = _render_bulk(task, queries, compiled, items)     # the queries, zero-shot
+    frame = frame.join(items.select("__order", "row", "template", "repeat",
+                                    pl.col("format").alias("__planned")),
+                       on="__order", how="left", maintain_order="left")
+    pool_size = plan.pool.height
+    slots = np.full((frame.height, max_exemplars), -1, dtype=np.int64)
+    if pool_size:
+        base = queries[HASH].gather(frame["row"]).to_numpy()
+        repeats = frame["repeat"].to_numpy()
+        for repeat in np.unique(repeats):
+            rows = np.flatnonzero(repeats == repeat)
+            counts = 1 + (derive(base[rows], f"exemplar-count-{repeat}")
+                          % np.uint64(max_exemplars)).astype(np.int64)
+            slots[rows] = distinct_draws_many(derive(base[rows], f"exemplars-{repeat}"), counts,
+                                              pool_size, max_exemplars)
+    templates = frame["template"].to_numpy()
+    pairs = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
+                         schema={"row": pl.Int64, "template": pl.Int32}).filter(pl.col("row") >= 0)
+    pairs = pairs.unique(maintain_order=True).with_row_index("__order")
+    blocks = pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32, "__block": pl.Utf8})
+    if pairs.height:
+        pool = with_hashes(task, plan.pool, seed)
+        shown, _ = _render_bulk(task, pool, compiled, pairs)   # an exemplar that fails is skipped
+        blocks = shown.join(pairs, on="__order").select(
+            "row", "template", pl.concat_str(["inputs", "targets"], separator="\n").alias("__block"))
+    columns = []
+    for slot in range(max_exemplars):
+        looked = pl.DataFrame({"row": slots[:, slot], "template": templates},
+                              schema={"row": pl.Int64, "template": pl.Int32}).join(
+            blocks, on=["row", "template"], how="left", maintain_order="left")
+        columns.append(looked["__block"].alias(f"__shot{slot}"))
+    frame = frame.with_columns(pl.concat_list(columns).list.drop_nulls().alias("__shots"))
+    # the prompt with the first m exemplars is their blocks and the query, each block followed
+    # by a blank line; m is the most that fit (blocks are dropped whole from the end)
+    # (lengths as Int64: len_chars is unsigned, and a query alone may be over the limit)
+    used = pl.col("__shots").list.eval((pl.element().str.len_chars().cast(pl.Int64) + 2).cum_sum())
+    room = pl.lit(max_chars, dtype=pl.Int64) - pl.col("inputs").str.len_chars().cast(pl.Int64)
+    kept = pl.sum_horizontal([(used.list.get(slot, null_on_oob=True) <= room).fill_null(False)
+                              .cast(pl.Int32) for slot in range(max_exemplars)])
+    frame = frame.with_columns(kept.alias("exemplars"))
+    prompt = pl.when(pl.col("exemplars") > 0).then(pl.concat_str([
+        pl.col("__shots").list.head(pl.col("exemplars")).list.join("\n\n"), pl.lit("\n\n"),
+        pl.col("inputs")])).otherwise(pl.col("inputs"))
+    fmt = pl.when(pl.col("exemplars") > 0).then(pl.col("__planned")).otherwise(
+        pl.lit("zs") + pl.col("__planned").str.slice(2))
+    frame = frame.with_columns(prompt.alias("inputs"), fmt.alias("format"))
+    return frame.select(*RENDERED_SCHEMA, "__order").cast(
+        {**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
 
 
 # A row whose values a template cannot handle is dropped and counted, not fatal.

@@ -90,25 +90,36 @@ def test_task_is_deterministic_and_counts_every_row(task):
     assert first.records["id"].n_unique() == first.rows_written
 
 
-def test_vectorised_rendering_matches_jinja_for_every_template(task):
+@pytest.mark.parametrize("max_chars", [None, 300])
+def test_vectorised_rendering_matches_jinja_for_every_template(task, max_chars):
     """Templates compiled to polars expressions give exactly the jinja2 text, on every sample row
-    (including the rows each path must drop)."""
+    (including the rows each path must drop), zero-shot and few-shot (exemplars drawn from a pool
+    of a third of the rows; with a 300-character limit, exemplars are dropped to fit)."""
+    import dataclasses
+
     import polars as pl
 
     from flanzh.formats import ITEMS_SCHEMA, Plan
     from flanzh.render import render_plan
 
+    if max_chars is not None:
+        task = dataclasses.replace(task, spec={**task.spec, "limits": {
+            **task.spec.get("limits", {}), "inputs_max_chars": max_chars}})
     compiled = compile_templates(task)
     rows = sample_rows(task)
     if not rows or not any(c.vector for c in compiled):
         pytest.skip(f"{task.id}: no vectorised template")
     frame = pl.DataFrame(rows, infer_schema_length=None)
+    pool, queries = frame.gather_every(3), frame.filter(pl.int_range(pl.len()) % 3 != 0)
     items = pl.DataFrame(
-        [(r, t, "zs_opt" if c.spec.choices_in_prompt else "zs_noopt", 0)
-         for t, c in enumerate(compiled) if c.vector for r in range(len(rows))],
+        [(r, t, kind + ("_opt" if c.spec.choices_in_prompt else "_noopt"), repeat)
+         for kind, repeat in (("zs", 0), ("fs", 0), ("fs", 1))
+         for t, c in enumerate(compiled) if c.vector for r in range(queries.height)],
         schema=ITEMS_SCHEMA, orient="row")
-    plan = Plan(frame, frame.head(0), items, {}, 0)
-    fast = render_plan(task, plan, DEFAULT_SEED, compiled, 1, vectorised=True)
-    slow = render_plan(task, plan, DEFAULT_SEED, compiled, 1, vectorised=False)
+    plan = Plan(queries, pool, items, {}, 0)
+    fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
+    slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
     assert fast[1] == slow[1]
     assert fast[0].to_dicts() == slow[0].to_dicts()
+    if max_chars is None:
+        assert fast[0]["exemplars"].max() > 0
