@@ -99,20 +99,19 @@ class SeenHashes:
         return found
 
     def add(self, hashes: np.ndarray) -> None:
+        """Remember ``hashes`` (a level may hold a hash twice; lookups do not mind)."""
         if len(hashes) == 0:
             return
-        level = np.unique(hashes)
+        level = np.sort(hashes)
         while self.levels and len(self.levels[-1]) <= 2 * len(level):
-            level = np.union1d(self.levels.pop(), level)
+            level = np.sort(np.concatenate([self.levels.pop(), level]))
         self.levels.append(level)
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """True for hashes seen before, or earlier in ``hashes``; then remember them all."""
-        _, first = np.unique(hashes, return_index=True)
-        repeated = np.ones(len(hashes), dtype=bool)
-        repeated[first] = False
+        repeated = ~pl.Series(hashes, dtype=pl.UInt64).is_first_distinct().to_numpy()
         repeated |= self.contains(hashes)
-        self.add(hashes)
+        self.add(hashes[~repeated])
         return repeated
 
 
@@ -123,6 +122,7 @@ def exact_duplicate_mask(frames: list[pl.DataFrame]) -> list[pl.Series]:
     return [pl.Series(seen.first_seen(record_hashes(frame)), dtype=pl.Boolean) for frame in frames]
 
 
-def count(flags: list[bool], reason: str) -> Counter:
-    n = sum(flags)
+def count(flags, reason: str) -> Counter:
+    """``{reason: number of true flags}``, or nothing when there are none."""
+    n = int(np.count_nonzero(flags))
     return Counter({reason: n}) if n else Counter()

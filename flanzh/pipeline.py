@@ -57,7 +57,7 @@ REJECTS = "rejects.jsonl"
 DEFAULT_MAX_REJECT_RATE = 0.5
 CORPUS_STEPS = ("decontaminate", "near-dedup", "exact-dedup", "report")
 
-Progress = Callable[[str], None]   # called once per step with a label
+Progress = Callable[[str], None]   # called once as each step finishes, with its label
 
 
 def progress_total(n_tasks: int) -> int:
@@ -539,18 +539,18 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
             repeated[task.id] = (seen.contains(result.hashes) if mixture.dedup["exact"]
                                  else np.zeros(len(result.hashes), dtype=bool))
             seen.add(result.hashes)
-            result.dropped += count(repeated[task.id].tolist(), "duplicate")
+            result.dropped += count(repeated[task.id], "duplicate")
         step("exact-dedup")
 
         manifest_tasks, written = {}, {}
         for task in tasks:
-            step(f"{task.id}: write")
             result = results[task.id]
             shards = _place_shards(staged.path, result, repeated[task.id], moves=not use_cache)
             result.written, result.templates_used, result.formats = _shard_stats(staged.path,
                                                                                  shards)
             result.check_invariant()
             written[task.id] = shards
+            step(f"{task.id}: write")
         shutil.rmtree(context.work, ignore_errors=True)
         total_written = sum(r.rows_written for r in results.values())
         for task in tasks:
@@ -574,10 +574,10 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         }
         write_rejects(staged.path / REJECTS, results)
         manifest["rejects_file"] = REJECTS
-        step("report")
         manifest["report"] = write_report(staged.path, manifest)
         staged.commit(manifest)
         cache.record_build(whole)
+        step("report")
     except BaseException:
         staged.discard()
         raise

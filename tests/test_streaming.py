@@ -4,6 +4,9 @@ bytes out."""
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import polars as pl
 import pytest
 
@@ -74,3 +77,19 @@ def test_an_unknown_executor_is_refused_before_reading(twin_project, tmp_path):
         build(twin_project, tmp_path / "out", executor="spark")
     assert str(error.value) == "unknown executor 'spark'; choose one of: serial, process, ray"
     assert not (tmp_path / "out").exists()
+
+
+@given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=12))
+def test_seen_hashes_flags_exactly_the_repeats(batches):
+    import numpy as np
+
+    from flanzh.dedup import SeenHashes
+
+    seen, plain = SeenHashes(), set()
+    for batch in batches:
+        flags = seen.first_seen(np.array(batch, dtype=np.uint64)).tolist()
+        expected = []
+        for value in batch:
+            expected.append(value in plain)
+            plain.add(value)
+        assert flags == expected
