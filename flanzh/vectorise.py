@@ -57,25 +57,51 @@ class _Compiler:
                 raise Unsupported(type(node).__name__)
         return parts
 
-    def _list_field(self, node: nodes.Node) -> str:
+    def _list_field(self, node: nodes.Node) -> pl.Expr:
+        """A list[str] field, or a slice of one with constant bounds (``history[:-1]``)."""
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Slice):
+            return _sliced(self._list_field(node.node), node.arg)
         if isinstance(node, nodes.Name) and node.name in self.task.fields \
                 and self.task.fields[node.name].type == "list[str]" and self.loop_var is None:
-            return node.name
+            return pl.col(node.name)
+        if isinstance(node, nodes.Name) and node.name == "options" and self.loop_var is None:
+            return pl.col(OPTIONS)
         raise Unsupported("not a list[str] field")
+
+    def _item(self, node: nodes.Getitem, fill_none: bool) -> pl.Expr:
+        """``list_field[i]`` for a constant i; out of range is an error in jinja2, so null here
+        (the row is dropped, as on the jinja2 path)."""
+        if not (isinstance(node.arg, nodes.Const) and type(node.arg.value) is int):
+            raise Unsupported("Getitem")
+        items, index = self._list_field(node.node), node.arg.value
+        present = (items.list.len() > index) if index >= 0 else (items.list.len() >= -index)
+        value = items.list.get(index, null_on_oob=True)
+        return pl.when(present).then(value.fill_null("None") if fill_none else value)
+
+    def _number(self, node: nodes.Node) -> pl.Expr:
+        """An integer-valued node: ``list | length``, an int field or a constant."""
+        if isinstance(node, nodes.Filter) and node.name == "length" and not node.args:
+            return self._list_field(node.node).list.len().cast(pl.Int64)
+        if isinstance(node, nodes.Name) and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "int":
+            return pl.col(node.name)
+        if isinstance(node, nodes.Const) and type(node.value) is int:
+            return pl.lit(node.value, dtype=pl.Int64)
+        raise Unsupported("not a number")
 
     def loop(self, node: nodes.For) -> pl.Expr:
         """``{% for x in list_field %}...{% endfor %}``: the body over the list's elements."""
         if node.test is not None or node.recursive or not isinstance(node.target, nodes.Name):
             raise Unsupported("for loop with a filter, recursion or unpacking")
-        field = self._list_field(node.iter)
+        items = self._list_field(node.iter)
         self.loop_var = node.target.name
         try:
             body = _concat(self.statements(node.body))
         finally:
             self.loop_var = None
-        rendered = pl.col(field).list.eval(body).list.join("")
+        rendered = items.list.eval(body).list.join("")
         if node.else_:
-            rendered = pl.when(pl.col(field).list.len() == 0).then(
+            rendered = pl.when(items.list.len() == 0).then(
                 _concat(self.statements(node.else_))).otherwise(rendered)
         return rendered
 
@@ -114,6 +140,22 @@ class _Compiler:
                 return (column.is_not_null() & (column != "")).fill_null(False)
             if spec.type.startswith("list"):
                 return (column.is_not_null() & (column.list.len() > 0)).fill_null(False)
+        if isinstance(node, nodes.Compare) and len(node.ops) == 1 \
+                and node.ops[0].op in _NUMERIC_OPS:
+            try:
+                left, right = self._number(node.expr), self._number(node.ops[0].expr)
+                return _NUMERIC_OPS[node.ops[0].op](left, right).fill_null(False)
+            except Unsupported:
+                if node.ops[0].op not in ("eq", "ne"):
+                    raise
+            left = self.text(node.expr, fill_none=False)
+            right = self.text(node.ops[0].expr, fill_none=False)
+            # jinja2 compares None with a string as unequal, and None with None as equal
+            same = (left == right).fill_null(left.is_null() & right.is_null())
+            return same if node.ops[0].op == "eq" else ~same
+        if isinstance(node, nodes.Name) and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "bool":
+            return pl.col(node.name).fill_null(False)
         if isinstance(node, nodes.Test) and node.name in ("even", "odd") and not node.args:
             number = self._loop_attribute(node.node)
             if number is None:
@@ -165,6 +207,8 @@ class _Compiler:
             return column.fill_null("None") if fill_none else column   # as jinja2 prints None
         if isinstance(node, nodes.Filter):
             return self.filter(node, fill_none)
+        if isinstance(node, nodes.Getitem) and self.loop_var is None:
+            return self._item(node, fill_none)
         raise Unsupported(type(node).__name__)
 
     def filter(self, node: nodes.Filter, fill_none: bool) -> pl.Expr:
@@ -194,14 +238,16 @@ class _Compiler:
                 style = args[1].value
             return pl.col(GOLD_INDEX).replace_strict(
                 dict(enumerate(_LETTER_STYLES[style])), default=None, return_dtype=pl.Utf8)
+        if node.name == "length" and not args:
+            return self._number(node).cast(pl.Utf8)
         if node.name == "join" and len(args) <= 1 and not is_options:
-            field = self._list_field(node.node)
+            items = self._list_field(node.node)
             separator = ""
             if args:
                 if not isinstance(args[0], nodes.Const) or not isinstance(args[0].value, str):
                     raise Unsupported("join separator")
                 separator = args[0].value
-            return pl.col(field).list.eval(pl.element().fill_null("None")).list.join(separator)
+            return items.list.eval(pl.element().fill_null("None")).list.join(separator)
         if node.name == "trim" and len(args) <= 1:
             chars = WHITESPACE
             if args:
@@ -209,13 +255,46 @@ class _Compiler:
                     raise Unsupported("trim argument")
                 chars = args[0].value
             return self.text(node.node, fill_none).str.strip_chars(chars)
-        if node.name == "replace" and len(args) == 2 and all(
-                isinstance(a, nodes.Const) and isinstance(a.value, str) for a in args):
+        if node.name == "replace" and len(args) == 2 and isinstance(args[0], nodes.Const) \
+                and isinstance(args[0].value, str):
             if not args[0].value:
                 raise Unsupported("replace of an empty string")
+            if isinstance(args[1], nodes.Const) and isinstance(args[1].value, str):
+                value = pl.lit(args[1].value)
+            elif isinstance(args[1], nodes.Name) and args[1].name in self.task.fields \
+                    and self.task.fields[args[1].name].type == "str":
+                # a None replacement is an error in jinja2: null drops the row here too
+                value = pl.col(args[1].name)
+            else:
+                raise Unsupported("replace argument")
             return self.text(node.node, fill_none).str.replace_all(
-                args[0].value, args[1].value, literal=True)
+                args[0].value, value, literal=True)
         raise Unsupported(f"filter {node.name}")
+
+
+_NUMERIC_OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
+                "gteq": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lteq": lambda a, b: a <= b}
+
+
+def _sliced(items: pl.Expr, bounds: nodes.Slice) -> pl.Expr:
+    """``items[start:stop]`` with Python's rules for missing and negative bounds."""
+    for bound in (bounds.start, bounds.stop, bounds.step):
+        if bound is not None and not (isinstance(bound, nodes.Const) and type(bound.value) is int):
+            raise Unsupported("slice bounds")
+    if bounds.step is not None:
+        raise Unsupported("slice step")
+    length = items.list.len().cast(pl.Int64)
+
+    def position(bound, default):
+        if bound is None:
+            return default
+        value = bound.value
+        return (pl.min_horizontal(pl.lit(value, dtype=pl.Int64), length) if value >= 0
+                else pl.max_horizontal(length + value, pl.lit(0, dtype=pl.Int64)))
+
+    start = position(bounds.start, pl.lit(0, dtype=pl.Int64))
+    stop = position(bounds.stop, length)
+    return items.list.slice(start, pl.max_horizontal(stop - start, pl.lit(0, dtype=pl.Int64)))
 
 
 def _concat(parts: list[pl.Expr]) -> pl.Expr:
