@@ -226,6 +226,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
         result.answers = Counter(meta["answers"])
         return
     target = cache.new_folder("render", task.id, key) if cache else folder
+    compiled = compiled or compile_templates(task)        # once, not once per batch
     dropped: Counter = Counter()
     plan = plan_task(task, result.rows, seed, policy, quota, mixture.policy["max_repeat"])
     result.rows_repeated = plan.repeats
