@@ -327,27 +327,31 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
         shown, _ = _render_bulk(task, pool, compiled, pairs)   # an exemplar that fails is skipped
         blocks = shown.join(pairs, on="__order").select(
             "row", "template", pl.concat_str(["inputs", "targets"], separator="\n").alias("__block"))
-    columns = []
+    shots = []
     for slot in range(max_exemplars):
         looked = pl.DataFrame({"row": slots[:, slot], "template": templates},
                               schema={"row": pl.Int64, "template": pl.Int32}).join(
             blocks, on=["row", "template"], how="left", maintain_order="left")
-        columns.append(looked["__block"].alias(f"__shot{slot}"))
-    frame = frame.with_columns(pl.concat_list(columns).list.drop_nulls().alias("__shots"))
-    # the prompt with the first m exemplars is their blocks and the query, each block followed
-    # by a blank line; m is the most that fit (blocks are dropped whole from the end)
-    # (lengths as Int64: len_chars is unsigned, and a query alone may be over the limit)
-    used = pl.col("__shots").list.eval((pl.element().str.len_chars().cast(pl.Int64) + 2).cum_sum())
+        shots.append(looked["__block"].alias(f"__shot{slot}"))
+    frame = frame.with_columns(shots)
+    # The prompt is the exemplar blocks then the query, each block followed by a blank line.
+    # Exemplars that failed to render (null) are skipped; of the rest, the most that fit are
+    # kept from the front, whole. Lengths are Int64: len_chars is unsigned, and a query alone
+    # may already be over the limit.
     room = pl.lit(max_chars, dtype=pl.Int64) - pl.col("inputs").str.len_chars().cast(pl.Int64)
-    kept = pl.sum_horizontal([(used.list.get(slot, null_on_oob=True) <= room).fill_null(False)
-                              .cast(pl.Int32) for slot in range(max_exemplars)])
-    frame = frame.with_columns(kept.alias("exemplars"))
-    prompt = pl.when(pl.col("exemplars") > 0).then(pl.concat_str([
-        pl.col("__shots").list.head(pl.col("exemplars")).list.join("\n\n"), pl.lit("\n\n"),
-        pl.col("inputs")])).otherwise(pl.col("inputs"))
+    used, included = pl.lit(0, dtype=pl.Int64), []
+    for slot in range(max_exemplars):
+        shot = pl.col(f"__shot{slot}")
+        used = used + (shot.str.len_chars().cast(pl.Int64) + 2).fill_null(0)
+        included.append(shot.is_not_null() & (used <= room))
+    frame = frame.with_columns(
+        pl.sum_horizontal([flag.cast(pl.Int32) for flag in included]).alias("exemplars"),
+        pl.concat_str([pl.when(flag).then(pl.col(f"__shot{slot}") + "\n\n")
+                       for slot, flag in enumerate(included)] + [pl.col("inputs")],
+                      ignore_nulls=True).alias("inputs"))
     fmt = pl.when(pl.col("exemplars") > 0).then(pl.col("__planned")).otherwise(
         pl.lit("zs") + pl.col("__planned").str.slice(2))
-    frame = frame.with_columns(prompt.alias("inputs"), fmt.alias("format"))
+    frame = frame.with_columns(fmt.alias("format"))
     return frame.select(*RENDERED_SCHEMA, "__order").cast(
         {**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
 
