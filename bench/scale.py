@@ -103,6 +103,15 @@ def main() -> None:
     rows_for = {tid: math.ceil(1.15 * source_rows * s) for tid, s in shares.items()}
     pipeline.read_split = expanded_reader(rows_for)
 
+    render_seconds: dict[str, tuple[float, int]] = {}
+    original_render = pipeline.render_task
+
+    def timed_render(result, *a, **k):
+        t0 = time.perf_counter()
+        original_render(result, *a, **k)
+        render_seconds[result.task.id] = (time.perf_counter() - t0, len(result.hashes))
+
+    pipeline.render_task = timed_render       # (serial and process executors only see this in-process)
     work = Path(tempfile.mkdtemp(prefix="flanzh-scale-")) if args.out is None else args.out
     out = work / "out"
     spent: dict[str, float] = defaultdict(float)
@@ -126,6 +135,10 @@ def main() -> None:
     for stage in STAGES:
         print(f"  {stage:<14} {spent.get(stage, 0):8.1f} s")
     print(f"peak RSS {peak_rss_mib():,.0f} MiB")
+    slowest = sorted(render_seconds.items(), key=lambda kv: -kv[1][0])[:6]
+    if slowest:
+        print("slowest tasks to render: " + ", ".join(
+            f"{tid} {sec:.1f} s ({n / max(sec, 1e-9):,.0f}/s)" for tid, (sec, n) in slowest))
 
     # Writing the same records alone: the finished shards read back and written again.
     shards = [out / s for t in manifest["tasks"].values() for s in t["shards"]]

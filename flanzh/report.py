@@ -92,18 +92,21 @@ def _plot_lengths(folder: Path, manifest: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     task_ids = [tid for tid, t in sorted(manifest["tasks"].items()) if t["rows_written"] > 0]
+    from matplotlib import cbook
+
     inputs, targets = [], []
     for tid in task_ids:
-        frame = pl.concat([pl.read_parquet(folder / s, columns=["inputs", "targets"])
-                           for s in manifest["tasks"][tid]["shards"]])
-        lengths = frame.select(pl.col("inputs").str.len_chars(), pl.col("targets").str.len_chars())
-        inputs.append(lengths["inputs"].to_list())
-        targets.append(lengths["targets"].to_list())
+        # only the lengths are held (the streaming engine reads the text a row group at a time)
+        lengths = pl.scan_parquet([folder / s for s in manifest["tasks"][tid]["shards"]]).select(
+            pl.col("inputs").str.len_chars(), pl.col("targets").str.len_chars()
+        ).collect(engine="streaming")
+        inputs += cbook.boxplot_stats(lengths["inputs"].to_numpy(), labels=[tid])
+        targets += cbook.boxplot_stats(lengths["targets"].to_numpy(), labels=[tid])
     height = max(3.0, 0.28 * len(task_ids) + 1.5)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
     if task_ids:
-        left.boxplot(inputs, orientation="horizontal", tick_labels=task_ids, showfliers=False)
-        right.boxplot(targets, orientation="horizontal", tick_labels=task_ids, showfliers=False)
+        left.bxp(inputs, orientation="horizontal", showfliers=False)
+        right.bxp(targets, orientation="horizontal", showfliers=False)
         right.tick_params(axis="y", labelleft=False)     # shared axis: names on the left only
         for ax in (left, right):
             ax.set_xscale("log")
