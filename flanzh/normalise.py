@@ -138,8 +138,14 @@ def _transform_and_truncate(task: Task, frame: pl.DataFrame, checks: list
         if spec.transform:
             values = [apply_transforms(v, list(spec.transform)) for v in values]
         if spec.truncate:
-            cut = [truncate(v, spec.truncate["max_chars"], spec.truncate.get("keep", "head"))
-                   for v in values]
+            limit, keep = spec.truncate["max_chars"], spec.truncate.get("keep", "head")
+            # only values over the limit go through Python (a list counts its items' characters)
+            column = pl.Series(values, dtype=frame.schema[spec.name])
+            size = (column.list.eval(pl.element().str.len_chars()).list.sum()
+                    if column.dtype != pl.Utf8 else column.str.len_chars())
+            over = (size > limit).fill_null(False).to_list()
+            cut = [truncate(v, limit, keep) if is_over else (v, False)
+                   for v, is_over in zip(values, over)]
             too_long = [was_cut and v is None for v, was_cut in cut]
             truncated[spec.name] = sum(was_cut and v is not None for v, was_cut in cut)
             values = [v for v, _ in cut]
