@@ -5,7 +5,8 @@
 
 The real pipeline runs end to end (read -> normalise -> decontaminate -> near-dedup -> quotas ->
 render -> check -> exact dedup -> zstd parquet shards -> manifest, card, report) with the repo's
-mixture policy, except that ``total`` is --rows and ``max_repeat`` is --max-repeat. Each task's
+mixture policy, except that ``total`` is --rows, ``max_repeat`` is --max-repeat and the specs'
+per-task caps are lifted. Each task's
 sample is read through its real reader once, then replicated: every copy gets its own row key and
 a numbered suffix on its longest text column, so copies are distinct records.
 
@@ -74,6 +75,13 @@ def expanded_reader(rows_for: dict[str, int]):
     return read_split
 
 
+def uncapped(task):
+    import dataclasses
+
+    return dataclasses.replace(task, spec={**task.spec, "mixture": {
+        k: v for k, v in task.spec.get("mixture", {}).items() if k != "cap"}})
+
+
 def peak_rss_mib() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -102,6 +110,11 @@ def main() -> None:
     # a little over the share, so bad sample rows and dedup do not leave a task under quota
     rows_for = {tid: math.ceil(1.15 * source_rows * s) for tid, s in shares.items()}
     pipeline.read_split = expanded_reader(rows_for)
+    # The specs' caps keep the real corpus near OpenBA's per-task sizes (about 3M records in
+    # all); at scale the quotas follow the shares alone.
+    original_quotas = pipeline.quotas
+    pipeline.quotas = lambda mixture, tasks, available: original_quotas(
+        mixture, [uncapped(t) for t in tasks], available)
 
     render_seconds: dict[str, tuple[float, int]] = {}
     original_render = pipeline.render_task

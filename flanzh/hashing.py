@@ -149,12 +149,16 @@ def uniform_one(value: int) -> float:
     return (value >> 11) * (1.0 / (1 << 53))
 
 
-def permutations(values: np.ndarray, n: int) -> np.ndarray:
-    """One permutation of ``range(n)`` per row, as a (rows, n) array (``permutation_of``)."""
+def sort_keys(values: np.ndarray, n: int) -> np.ndarray:
+    """The (rows, n) keys whose ascending order is each row's permutation."""
     with np.errstate(over="ignore"):
         steps = np.arange(n, dtype=np.uint64) * np.uint64(_GOLDEN)
-        keys = _mix_array(values[:, None] + steps[None, :])
-    return np.argsort(keys, axis=1, kind="stable")
+        return _mix_array(values[:, None] + steps[None, :])
+
+
+def permutations(values: np.ndarray, n: int) -> np.ndarray:
+    """One permutation of ``range(n)`` per row, as a (rows, n) array (``permutation_of``)."""
+    return np.argsort(sort_keys(values, n), axis=1, kind="stable")
 
 
 _HEX_PAIRS = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype="<u2")
