@@ -22,6 +22,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import metadata
@@ -162,7 +163,10 @@ PART = "part-{:05d}.parquet"
 
 class _Parts:
     """Records of one task as parquet parts of exactly ``shard_rows`` rows (the last may be
-    shorter), written as batches come in; without a folder they are kept in memory."""
+    shorter), written as batches come in; without a folder they are kept in memory.
+
+    Parts are written by one background thread (polars releases the GIL while it encodes), so
+    the next batch renders while the last one is compressed; at most one write is in flight."""
 
     def __init__(self, folder: Path | None, shard_rows: int):
         self.folder, self.shard_rows = folder, shard_rows
@@ -170,8 +174,10 @@ class _Parts:
         self.pending_rows = 0
         self.paths: list[Path] = []
         self.kept: list[pl.DataFrame] = []
+        self.writing = None
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
+            self.writer = ThreadPoolExecutor(max_workers=1)
 
     def add(self, records: pl.DataFrame) -> None:
         if self.folder is None:
@@ -185,7 +191,8 @@ class _Parts:
     def _flush(self, rows: int) -> None:
         frame = pl.concat(self.pending) if len(self.pending) > 1 else self.pending[0]
         path = self.folder / PART.format(len(self.paths))
-        frame.head(rows).write_parquet(path, **PARQUET_OPTIONS)
+        self._wait()
+        self.writing = self.writer.submit(frame.head(rows).write_parquet, path, **PARQUET_OPTIONS)
         self.paths.append(path)
         rest = frame.slice(rows)
         self.pending, self.pending_rows = ([rest] if rest.height else []), rest.height
@@ -196,7 +203,14 @@ class _Parts:
             return pl.concat(self.kept) if self.kept else empty_records()
         if self.pending_rows:
             self._flush(self.pending_rows)
+        self._wait()
+        self.writer.shutdown()
         return None
+
+    def _wait(self) -> None:
+        if self.writing is not None:
+            self.writing.result()          # re-raises a failed write here
+            self.writing = None
 
 
 def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | None,
