@@ -9,12 +9,13 @@ from hypothesis import strategies as st
 
 from conftest import PROJECT
 from flanzh.checks import check_records
+from flanzh.decontaminate import EvalIndex
 from flanzh.normalise import normalise
 from flanzh.readers import KEY, chid, squad
 from flanzh.readers.tolerant import read_json_lines
 from flanzh.render import render_frame
 from flanzh.specs import load_task
-from flanzh.textnorm import normalise_text
+from flanzh.textnorm import normalise_text, normalise_texts, normalised_codepoints
 from flanzh.transforms import join_cjk_spaces, split_sentences, truncate
 
 CHINESE = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
@@ -24,6 +25,17 @@ TRICKY = st.sampled_from(["，", "。", "！", "？", "；", "：", "“", "”"
 TEXT = st.lists(st.one_of(CHINESE, TRICKY), min_size=1, max_size=60).map("".join)
 # short enough for AFQMC's length limits (targets <= 50 characters), so only content varies
 SHORT = st.lists(st.one_of(CHINESE, TRICKY), min_size=1, max_size=20).map("".join)
+# Chinese mixed with other scripts: width and case variants, characters NFKC composes (Hangul
+# jamo, combining marks, half-width voiced katakana), capital sigma, and anything at all
+MIXED = st.one_of(CHINESE, TRICKY, st.sampled_from(
+    ["Ａ", "a", "A", "ｚ", "Z", "１", "1", "가", "ᄀ", "ᅡ", "ㄱ", "ㅏ", "\u0301", "e", "ｶ", "ﾞ", "ﾟ",
+     "\u3099", "Σ", "σ", "ς", "İ", "ß", "ﬁ", "①", "㍿", "\u3000", "_", "-", "\n"]),
+    st.characters(exclude_categories=["Cs"]))
+MIXED_TEXT = st.lists(MIXED, max_size=40).map("".join)
+# few distinct normalised characters, so that texts share n-grams often
+FEW = st.sampled_from(["花", "呗", "Ａ", "a", "A", "，", " ", "Σ", "σ", "가", "ᄀ", "ᅡ", "😀", "\u0301",
+                       "ｶ", "ﾞ", "１", "1", "\n"])
+FEW_TEXT = st.lists(FEW, max_size=30).map("".join)
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -126,3 +138,28 @@ def test_tolerant_reader_counts_every_line(tmp_path_factory, lines):
 
     non_blank = sum(1 for i, l in enumerate(lines) if content(i, l))
     assert result.frame.height + sum(result.dropped.values()) == non_blank
+
+
+@SETTINGS
+@given(st.lists(st.one_of(MIXED_TEXT, st.none()), max_size=12))
+def test_textnorm_codepoints_equal_normalise_texts(texts):
+    """The table lookup (with polars for the rows it cannot do) is normalise_texts exactly."""
+    points, starts, rows = normalised_codepoints(pl.Series(texts, dtype=pl.Utf8))
+    got = [""] * len(texts)
+    for k, row in enumerate(rows.tolist()):
+        got[row] += "".join(map(chr, points[starts[k]:starts[k + 1]].tolist()))
+    assert set(rows.tolist()) == set(range(len(texts)))
+    assert got == normalise_texts(texts)
+
+
+@SETTINGS
+@given(st.lists(FEW_TEXT, min_size=1, max_size=8), st.lists(st.one_of(FEW_TEXT, MIXED_TEXT),
+                                                            max_size=20), st.integers(1, 13))
+def test_decontamination_equals_the_plain_set_lookup(eval_texts, corpus, n):
+    corpus = corpus + [e[1:] + "花" for e in eval_texts]
+    grams = {t[i:i + n] for t in normalise_texts(eval_texts) for i in range(len(t) - n + 1)}
+    expected = [any(t[i:i + n] in grams for i in range(len(t) - n + 1))
+                for t in normalise_texts(corpus)]
+    index = EvalIndex(n)
+    index.add("dev", eval_texts)
+    assert [owner is not None for owner in index.matches(corpus)] == expected
