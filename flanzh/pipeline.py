@@ -408,15 +408,12 @@ class UnitContext:
         return TaskCache(self.out, enabled=self.use_cache)
 
 
-def read_unit(context: UnitContext, task: Task, index: EvalIndex | None) -> TaskResult:
-    """Read, normalise and decontaminate one task's source rows; spill them to parquet."""
+def read_unit(context: UnitContext, task: Task) -> TaskResult:
+    """Read and normalise one task's source rows; spill them to parquet."""
     project = Project(context.root)
     result = load_rows(project, task, context.mode, cache=context.cache())
     result.check_reject_rate(context.max_reject_rate if context.max_reject_rate is not None
                              else task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE))
-    if index is not None:
-        result.rows, dropped = decontaminate(result.rows, source_text(task, result.rows), index)
-        result.dropped += dropped
     result.available = result.rows.height
     result.rows.write_parquet(_spill(context, task.id))
     result.rows = empty_rows(task)
@@ -439,18 +436,37 @@ def _spill(context: UnitContext, task_id: str) -> Path:
     return folder / f"{task_id}.parquet"
 
 
-def _near_dedup(context: UnitContext, results: dict[str, TaskResult], near: dict) -> None:
-    """Flag source rows that nearly duplicate a row of an earlier task; rewrite the spills."""
-    lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
-                         num_perm=near["num_perm"], exempt=near["exempt"])
-    for task_id, result in results.items():
-        path = _spill(context, task_id)
-        rows = pl.read_parquet(path)
-        flags = lsh.add_task(task_id, source_text(result.task, rows).to_list())
-        if any(flags):
-            result.dropped += count(flags, "near_duplicate")
-            rows.filter(~pl.Series(flags, dtype=pl.Boolean)).write_parquet(path)
-        result.available = rows.height - sum(flags)
+def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: EvalIndex | None,
+                   near: dict, on_step: Progress) -> None:
+    """The corpus-level steps on source rows, over the spills: decontamination against the
+    evaluation n-grams, then near-duplicates of rows of earlier tasks (task order matters).
+    They run here, not in the units, so each index is built once and stays in one process."""
+    if index is not None:
+        for task_id, result in results.items():
+            rows = pl.read_parquet(_spill(context, task_id))
+            kept, dropped = decontaminate(rows, source_text(result.task, rows), index)
+            if kept.height != rows.height:
+                kept.write_parquet(_spill(context, task_id))
+            result.dropped += dropped
+            result.available = kept.height
+    on_step("decontaminate")
+    if near["enabled"]:
+        lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
+                             num_perm=near["num_perm"], exempt=near["exempt"])
+        try:
+            for task_id, result in results.items():
+                rows = pl.read_parquet(_spill(context, task_id))
+                flags = np.array(lsh.add_task(task_id, source_text(result.task, rows).to_list()),
+                                 dtype=bool)
+                if flags.any():
+                    result.dropped += count(flags, "near_duplicate")
+                    rows = rows.filter(~pl.Series(flags, dtype=pl.Boolean))
+                    rows.write_parquet(_spill(context, task_id))
+                result.available = rows.height
+        finally:
+            if hasattr(lsh, "close"):
+                lsh.close()
+    on_step("near-dedup")
 
 
 def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
@@ -531,14 +547,9 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         if decon["enabled"]:
             index = eval_index(project, tasks, mode, mixture, project.root)
             decon.update(ngram=index.ngram, eval_sets=dict(sorted(index.sizes.items())))
-        reads = run(partial(read_unit, context, index=index), tasks, "read")
+        reads = run(partial(read_unit, context), tasks, "read")
         results = {r.task.id: r for r in reads}
-        step("decontaminate")
-
-        near = mixture.dedup["near"]
-        if near["enabled"]:
-            _near_dedup(context, results, near)
-        step("near-dedup")
+        _clean_sources(context, results, index, mixture.dedup["near"], step)
 
         available = {tid: r.available for tid, r in results.items()}
         task_quotas = quotas(mixture, tasks, available)
