@@ -452,20 +452,19 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
     on_step("decontaminate")
     if near["enabled"]:
         lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
-                             num_perm=near["num_perm"], exempt=near["exempt"])
+                             num_perm=near["num_perm"], exempt=near["exempt"],
+                             folder=context.work / "near")     # signatures spill beside the output
         try:
             for task_id, result in results.items():
                 rows = pl.read_parquet(_spill(context, task_id))
-                flags = np.array(lsh.add_task(task_id, source_text(result.task, rows).to_list()),
-                                 dtype=bool)
+                flags = np.array(lsh.add_task(task_id, source_text(result.task, rows)), dtype=bool)
                 if flags.any():
                     result.dropped += count(flags, "near_duplicate")
                     rows = rows.filter(~pl.Series(flags, dtype=pl.Boolean))
                     rows.write_parquet(_spill(context, task_id))
                 result.available = rows.height
         finally:
-            if hasattr(lsh, "close"):
-                lsh.close()
+            lsh.close()
     on_step("near-dedup")
 
 
