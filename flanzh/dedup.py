@@ -651,13 +651,6 @@ class SeenHashes:
         return repeated
 
 
-def exact_duplicate_mask(frames: list[pl.DataFrame]) -> list[pl.Series]:
-    """For each frame (in order), True for records whose (inputs, targets) appeared before, in
-    this frame or an earlier one."""
-    seen = SeenHashes()
-    return [pl.Series(seen.first_seen(record_hashes(frame)), dtype=pl.Boolean) for frame in frames]
-
-
 def count(flags, reason: str) -> Counter:
     """``{reason: number of true flags}``, or nothing when there are none."""
     n = int(np.count_nonzero(flags))

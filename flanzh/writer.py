@@ -8,7 +8,6 @@ import os
 import shutil
 from pathlib import Path
 
-import polars as pl
 
 from .card import render_card
 from .errors import BuildError
@@ -21,23 +20,6 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": 
 def shard_names(rows: int, shard_rows: int) -> list[str]:
     count = max(1, -(-rows // shard_rows))
     return [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
-
-
-def write_task_shards(folder: Path, task_id: str, records: pl.DataFrame,
-                      shard_rows: int = DEFAULT_SHARD_ROWS) -> list[str]:
-    """Write ``records`` as zstd parquet shards under ``folder/data/<task_id>/``; return their
-    paths relative to ``folder``. A task with no records gets no shard (and no card config):
-    ``datasets`` refuses a config whose split has no rows."""
-    if records.height == 0:
-        return []
-    task_dir = folder / "data" / task_id
-    task_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, name in enumerate(shard_names(records.height, shard_rows)):
-        shard = records.slice(i * shard_rows, shard_rows)
-        shard.write_parquet(task_dir / name, **PARQUET_OPTIONS)
-        written.append(f"data/{task_id}/{name}")
-    return written
 
 
 def check_output_folder(out: Path) -> None:
