@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -33,6 +33,9 @@ class Plan:
     items: pl.DataFrame
     dropped: Counter
     repeats: int        # records added by re-rendering rows
+    # the pool as row dicts and its rendered exemplars, kept across the render batches of one
+    # plan (dataclasses.replace hands the same dict to each batch's copy)
+    shared: dict = field(default_factory=dict)
 
 
 def _combos(task: Task, policy: FormatPolicy, has_pool: bool) -> list[tuple[int, str, float]]:

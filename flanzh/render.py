@@ -170,9 +170,11 @@ def _render_rows(task: Task, plan, queries: pl.DataFrame, seed: int,
     needed = items["row"].unique().sort()
     rows = dict(zip(needed.to_list(), queries[needed].iter_rows(named=True)))
     few_shot = items["format"].str.starts_with("fs").any()
-    pool = (list(with_hashes(task, plan.pool, seed).iter_rows(named=True))
-            if few_shot and plan.pool.height else [])
-    pool_cache: dict[tuple[int, int], tuple[str, str] | None] = {}
+    if few_shot and plan.pool.height and "pool" not in plan.shared:
+        plan.shared["pool"] = list(with_hashes(task, plan.pool, seed).iter_rows(named=True))
+    pool = plan.shared.get("pool", [])
+    pool_cache: dict[tuple[int, int], tuple[str, str] | None] = plan.shared.setdefault(
+        "exemplars", {})
 
     def render(row: dict, template: CompiledTemplate):
         context, options = row_context(task, row, seed)
