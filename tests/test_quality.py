@@ -143,3 +143,59 @@ def test_on_cut_drop_removes_the_row_and_counts_it(project):
     assert out[KEY].to_list() == ["a"]
     assert dropped["too_long:document"] == 1
     assert not truncated.get("document")
+
+
+def test_few_shot_exemplars_are_distinct_documents_other_than_the_query(project, tmp_path):
+    """mrc_cmrc2018 asks several questions of one passage: the review found the same passage 2-3
+    times in 11 of 12 few-shot prompts. Exemplars are now distinct documents, one row of each."""
+    from flanzh.pipeline import build
+    from flanzh.specs import load_task as load
+
+    path = tmp_path / "mixture.yaml"
+    document = yaml.safe_load((REPO / "mixture.yaml").read_text("utf-8"))
+    document["formats"] = {"weights": {"fs_opt": 1, "fs_noopt": 1}, "max_exemplars": 3,
+                           "exemplar_pool": 0.5}
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    from flanzh.mixture import load_mixture
+    manifest = build(project, tmp_path / "out", task_ids=["mrc_cmrc2018"],
+                     mixture=load_mixture(path), use_cache=False)
+    frame = pl.concat([pl.read_parquet(tmp_path / "out" / s)
+                       for s in manifest["tasks"]["mrc_cmrc2018"]["shards"]])
+    few = frame.filter(pl.col("exemplars") >= 2)
+    assert few.height >= 3
+    task = load(project, "mrc_cmrc2018")
+    from flanzh.sources import SourceMode, read_split
+    rows = read_split(project, task, "train", SourceMode()).frame
+    contexts = [c for c in rows["context"].unique().to_list() if c]
+    for inputs in few["inputs"]:
+        counts = [inputs.count(c[:40]) for c in contexts]
+        assert max(counts) == 1, inputs
+
+
+def test_exemplar_draws_take_one_row_per_document():
+    from flanzh.formats import ITEMS_SCHEMA, Plan, exemplar_rows
+    from flanzh.readers import GROUP
+
+    pool = pl.DataFrame({KEY: [str(i) for i in range(11)],
+                         GROUP: ["a", "a", "a", "b", "b", "b", "c", "c", None, "d", "e"]})
+    plan = Plan(pool, pool, pl.DataFrame(schema=ITEMS_SCHEMA), {}, 0)
+    document = {i: g if g is not None else f"row{i}" for i, g in enumerate(pool[GROUP])}
+    seen_rows = set()
+    for base in range(2000):
+        rows = exemplar_rows(plan, base * 7919, 0, 5)
+        assert len({document[r] for r in rows}) == len(rows)
+        seen_rows |= set(rows)
+    assert seen_rows == set(range(11))      # every row of a document can be shown
+
+
+def test_a_bitext_file_without_blank_lines_is_not_one_document(tmp_path):
+    """WikiTitles: one title pair a line, no article breaks. As one group, the file formed no
+    exemplar pool, so OpenBA's largest Chinese share got no few-shot records."""
+    from flanzh.readers import GROUP, reader_for
+
+    path = tmp_path / "titles.tsv"
+    path.write_text("长城\tGreat Wall\n黄河\tYellow River\n泰山\tMount Tai\n", "utf-8")
+    frame = reader_for("bitext").read([path], fmt="bitext", encoding="utf-8",
+                                      options={"columns": ["zh", "en"]},
+                                      label="t").frame
+    assert frame[GROUP].n_unique() == 3
