@@ -107,6 +107,8 @@ def build(
     for task_id, t in manifest["tasks"].items():
         drops = ", ".join(f"{r}={n}" for r, n in t["dropped"].items()) or "none dropped"
         cut = "".join(f"; {f} shortened in {n} rows" for f, n in t["truncated"].items() if n)
+        if t.get("cleaned"):
+            cut += "; cleaned " + ", ".join(f"{step} {n}" for step, n in t["cleaned"].items())
         typer.echo(f"  {task_id}: {t['rows_written']}/{t['rows_read']} ({drops}{cut})")
 
 

@@ -199,3 +199,37 @@ def test_a_bitext_file_without_blank_lines_is_not_one_document(tmp_path):
                                       options={"columns": ["zh", "en"]},
                                       label="t").frame
     assert frame[GROUP].n_unique() == 3
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("嗯,那个,我明天上午过去吧.", "嗯，那个，我明天上午过去吧。"),           # nli_ocnli as found
+    ("价格3,000元,10:30出发,版本v1.2.", "价格3,000元，10:30出发，版本v1.2."),  # numbers, Latin kept
+    ("Hello, world. 你好!", "Hello, world. 你好！"),
+    ("界面简洁。,更新内容：修复错误", "界面简洁。更新内容：修复错误"),            # iflytek's 。,
+])
+def test_fullwidth_punct(raw, clean):
+    from flanzh.transforms import fullwidth_punct
+    assert fullwidth_punct(raw) == clean
+
+
+def test_tw2sp_converts_taiwan_usage_and_corner_quotes():
+    from flanzh.transforms import tw2sp
+    assert tw2sp("牠的機車駕照在超商辦的，訊息說六十八公尺遠，「快走」") == \
+        "它的摩托车驾照在便利店办的，消息说六十八米远，“快走”"
+    assert tw2sp("三輛蒸汽機車") == "三辆蒸汽机车"          # a locomotive stays a locomotive
+
+
+def test_drop_control_and_debris():
+    from flanzh.transforms import drop_control, remove_debris
+    assert drop_control("价格\t便宜\u200b实惠\x07") == "价格 便宜实惠"
+    debris = [{"from": "原标题："}, "（图片来源：网络 侵删）", "点击查看更多>>"]
+    assert remove_debris("原标题：平台暴雷\n投资者血本无归（图片来源：网络 侵删）\n点击查看更多>>",
+                         debris) == "投资者血本无归\n"
+
+
+def test_cleaning_is_counted_in_the_manifest(built):
+    _, manifest = built
+    tasks = manifest["tasks"]
+    assert tasks["senti_bdci2019"]["cleaned"] == {"debris:content": 1}
+    assert tasks["nli_ocnli"]["cleaned"]["fullwidth_punct:sentence1"] > 0
+    assert "cleaned" in tasks["sim_afqmc"] and tasks["sim_afqmc"]["cleaned"] == {}
