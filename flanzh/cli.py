@@ -275,6 +275,39 @@ def export(
     typer.echo(f"{result.total} records from {len(result.rows)} tasks as {fmt}")
 
 
+@app.command()
+def download(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the raw files go, DIR/<task_id>/.")],
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+):
+    """Fetch each task's raw files (resumable, checked against sources.lock) and list what must
+    be placed by hand."""
+    from .download import run_download
+    from .specs import load_tasks
+
+    project = _project()
+    selected = load_tasks(project, _split_ids(tasks))
+    if not run_download(project, selected, data_dir, typer.echo):
+        typer.echo("some sources need files placed by hand (listed above); then run "
+                   f"`flanzh doctor --data-dir {data_dir}`")
+        raise typer.Exit(1)
+
+
+@app.command()
+def lock(
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+    endpoint: Annotated[Optional[str], typer.Option(
+        "--endpoint", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")] = None,
+):
+    """Download every source once and record its size and sha256, and each hub revision's
+    commit, in sources.lock (needs the network)."""
+    from .download import run_lock
+    from .specs import load_tasks
+
+    project = _project()
+    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint)
+
+
 @app.command("list")
 def list_tasks():
     """Every task: category, template count, source, license."""
