@@ -10,7 +10,7 @@ import pytest
 from flanzh.errors import SourceError
 from flanzh.normalise import normalise
 from flanzh.readers import GROUP, KEY, c3, chid, squad
-from flanzh.sources import SourceMode, read_split
+from flanzh.sources import SourceMode, read_split, split_files
 from flanzh.specs import load_task
 
 from conftest import REPO
@@ -319,3 +319,86 @@ def test_ocnli_no_majority_label_is_dropped_as_invalid(project, tmp_path):
                                                    SourceMode("data_dir", tmp_path)).frame, "train")
     assert dropped == {"invalid_label:label": 1}
     assert frame["label"].to_list() == ["中立"]
+# ---------------------------------------------------------------- the samples keep the quirks
+
+def _squad_answers(path):
+    document = json.loads(path.read_text("utf-8"))
+    for article in document["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                yield paragraph["context"], qa
+
+
+def _sample(project, task_id, split):
+    task = load_task(project, task_id)
+    files = split_files(project, task, split, SourceMode())
+    return files if isinstance(files, list) else list(files.values())
+
+
+def _cmrc_dev_has_unlocatable_extra_answer(project):
+    return any(a["answer_start"] == -1 and a["text"] not in context
+               for path in _sample(project, "mrc_cmrc2018", "validation")
+               for context, qa in _squad_answers(path) for a in qa["answers"][1:])
+
+
+def _cmrc_train_has_empty_question(project):
+    return any(not qa["question"].strip() for path in _sample(project, "mrc_cmrc2018", "train")
+               for _, qa in _squad_answers(path))
+
+
+def _cmrc_train_has_shifted_paragraph(project):
+    for path in _sample(project, "mrc_cmrc2018", "train"):
+        document = json.loads(path.read_text("utf-8"))
+        for article in document["data"]:
+            for paragraph in article["paragraphs"]:
+                answers = [a for qa in paragraph["qas"] for a in qa["answers"]]
+                context = paragraph["context"]
+                shifted = [a for a in answers if a["answer_start"] > 0 and context[
+                    a["answer_start"] - 1:a["answer_start"] - 1 + len(a["text"])] == a["text"]]
+                if len(shifted) > 1:
+                    return True
+    return False
+
+
+def _drcd_eval_questions_have_two_answers(project):
+    return all(len(qa["answers"]) == 2 and [a["id"] for a in qa["answers"]] == ["1", "2"]
+               for split in ("validation", "test") for path in _sample(project, "mrc_drcd", split)
+               for _, qa in _squad_answers(path))
+
+
+def _xquad_has_question_with_outer_space(project):
+    return any(qa["question"] != qa["question"].strip()
+               for path in _sample(project, "qa_xquad_zh", "validation")
+               for _, qa in _squad_answers(path))
+
+
+def _c3_has_repeated_choice_and_shared_id(project):
+    d, m = _sample(project, "mrc_c3", "train")
+    d_docs, m_docs = (json.loads(p.read_text("utf-8")) for p in (d, m))
+    repeated = any(len(set(q["choice"])) < len(q["choice"]) for doc in d_docs + m_docs for q in doc[1])
+    return repeated and bool({doc[2] for doc in d_docs} & {doc[2] for doc in m_docs})
+
+
+def _tnews_has_invisible_character(project):
+    return any("\ufeff" in line for path in _sample(project, "cls_tnews", "train")
+               for line in path.read_text("utf-8").splitlines())
+
+
+def _ocnli_has_no_majority_rows(project):
+    return any(json.loads(line)["label"] == "-"
+               for path in _sample(project, "nli_ocnli", "train")
+               for line in path.read_text("utf-8").splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("task_id,quirk", [
+    ("mrc_cmrc2018", _cmrc_dev_has_unlocatable_extra_answer),
+    ("mrc_cmrc2018", _cmrc_train_has_empty_question),
+    ("mrc_cmrc2018", _cmrc_train_has_shifted_paragraph),
+    ("mrc_drcd", _drcd_eval_questions_have_two_answers),
+    ("qa_xquad_zh", _xquad_has_question_with_outer_space),
+    ("mrc_c3", _c3_has_repeated_choice_and_shared_id),
+    ("cls_tnews", _tnews_has_invisible_character),
+    ("nli_ocnli", _ocnli_has_no_majority_rows),
+], ids=lambda v: v if isinstance(v, str) else v.__name__.strip("_"))
+def test_bundled_sample_reproduces_real_quirk(project, task_id, quirk):
+    assert quirk(project), f"{task_id}: the bundled sample lost a quirk of the real files"
