@@ -384,6 +384,12 @@ def _tnews_has_invisible_character(project):
                for line in path.read_text("utf-8").splitlines())
 
 
+def _iflytek_has_zero_width_and_no_break_spaces(project):
+    return any("\u200b" in line and "\xa0" in line
+               for path in _sample(project, "cls_iflytek", "train")
+               for line in path.read_text("utf-8").splitlines())
+
+
 def _ocnli_has_no_majority_rows(project):
     return any(json.loads(line)["label"] == "-"
                for path in _sample(project, "nli_ocnli", "train")
@@ -398,6 +404,7 @@ def _ocnli_has_no_majority_rows(project):
     ("qa_xquad_zh", _xquad_has_question_with_outer_space),
     ("mrc_c3", _c3_has_repeated_choice_and_shared_id),
     ("cls_tnews", _tnews_has_invisible_character),
+    ("cls_iflytek", _iflytek_has_zero_width_and_no_break_spaces),
     ("nli_ocnli", _ocnli_has_no_majority_rows),
 ], ids=lambda v: v if isinstance(v, str) else v.__name__.strip("_"))
 def test_bundled_sample_reproduces_real_quirk(project, task_id, quirk):
