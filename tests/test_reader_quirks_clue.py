@@ -390,6 +390,15 @@ def _iflytek_has_zero_width_and_no_break_spaces(project):
                for line in path.read_text("utf-8").splitlines())
 
 
+def _eprstmt_repeats_a_review_under_another_id(project):
+    rows = [json.loads(line) for path in _sample(project, "senti_eprstmt", "train")
+            for line in path.read_text("utf-8").splitlines() if line.strip()]
+    by_sentence = {}
+    for row in rows:
+        by_sentence.setdefault(row["sentence"], set()).add(row["id"])
+    return any(len(ids) > 1 for ids in by_sentence.values())
+
+
 def _ocnli_has_no_majority_rows(project):
     return any(json.loads(line)["label"] == "-"
                for path in _sample(project, "nli_ocnli", "train")
@@ -405,6 +414,7 @@ def _ocnli_has_no_majority_rows(project):
     ("mrc_c3", _c3_has_repeated_choice_and_shared_id),
     ("cls_tnews", _tnews_has_invisible_character),
     ("cls_iflytek", _iflytek_has_zero_width_and_no_break_spaces),
+    ("senti_eprstmt", _eprstmt_repeats_a_review_under_another_id),
     ("nli_ocnli", _ocnli_has_no_majority_rows),
 ], ids=lambda v: v if isinstance(v, str) else v.__name__.strip("_"))
 def test_bundled_sample_reproduces_real_quirk(project, task_id, quirk):
