@@ -110,3 +110,70 @@ def test_persona_chat_bad_conversation_is_counted(tmp_path, bad_record, reason):
     assert result.dropped == {reason: 1}
     assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
     assert result.frame[KEY].to_list() == ["1:1"]
+
+
+# ---------------------------------------------------------------- KdConv
+
+def kd_conversation(name="恋恋笔记本", attrs=None, message="导演是尼克·卡索维茨。"):
+    second = {"message": message}
+    if attrs is not None:
+        second["attrs"] = attrs
+    return {"messages": [{"message": "这部电影的导演是谁？"}, second], "name": name}
+
+
+INFO = {"attrname": "Information", "attrvalue": "一部2004年的美国爱情片。",
+        "name": "恋恋笔记本（美国2004年爱情片）"}
+
+
+def test_kdconv_real_quirks_information_title_and_lower_case_topic(tmp_path):
+    path = write_json(tmp_path / "data" / "music" / "dev.json",
+                      [kd_conversation(attrs=[INFO]), kd_conversation(name="h3m")])
+    rows = read("kdconv", [path]).frame.to_dicts()
+    assert rows[0]["knowledge"] == ["（恋恋笔记本（美国2004年爱情片），简介，一部2004年的美国爱情片。）"]
+    assert (rows[1]["topic"], rows[1]["knowledge"]) == ("h3m", [])
+
+
+@pytest.mark.parametrize("bad_conversation, reason", [
+    (kd_conversation(attrs=[{**INFO, "attrvalue": 2004}]), "wrong_type:attrs"),
+    (kd_conversation(message=["导演是", "尼克"]), "wrong_type:message"),
+    (kd_conversation(name=None), "wrong_type:name"),
+    (kd_conversation(message="导演" + "\ud83d"), "lone_surrogate:messages"),
+])
+def test_kdconv_bad_conversation_is_counted(tmp_path, bad_conversation, reason):
+    path = tmp_path / "data" / "film" / "dev.json"
+    path.parent.mkdir(parents=True)
+    # json.dumps writes a lone surrogate as the escape \ud83d, as a raw file would hold it
+    path.write_text(json.dumps([kd_conversation(), bad_conversation]), encoding="utf-8")
+    result = read("kdconv", [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 1)
+    assert result.frame[KEY].to_list() == ["film/dev:0:1"]
+
+
+# ---------------------------------------------------------------- CLUENER2020
+
+def cluener_row(label, text="突袭黑暗雅典娜》中Riddick发现了Johns，"):
+    return {"text": text, "label": label}
+
+
+def test_cluener_keeps_stray_marks_inside_real_entities(tmp_path):
+    path = write_lines(tmp_path / "train.json", [cluener_row(
+        {"game": {"突袭黑暗雅典娜》": [[0, 7]]}, "name": {"Riddick": [[9, 15]], "Johns": [[19, 23]]}})])
+    row = read("cluener", [path]).frame.to_dicts()[0]
+    assert row["game"] == ["突袭黑暗雅典娜》"] and row["name"] == ["Riddick", "Johns"]
+
+
+@pytest.mark.parametrize("bad_record, reason", [
+    (cluener_row({"name": {"Johns": [["19", 23]]}}), "wrong_type:label"),
+    (cluener_row([]), "wrong_type:label"),
+    (cluener_row({"name": {"Johns": [[19, 23]]}}, text=7), "wrong_type:text"),
+    (cluener_row({"name": {"Jo\ud83dns": [[19, 23]]}}), "lone_surrogate:label"),
+])
+def test_cluener_bad_line_is_counted(tmp_path, bad_record, reason):
+    good = cluener_row({"name": {"Johns": [[19, 23]]}})
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad_record) + "\n", encoding="utf-8")
+    result = read("cluener", [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
+    assert result.frame[KEY].to_list() == ["1"]
