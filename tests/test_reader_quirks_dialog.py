@@ -177,3 +177,33 @@ def test_cluener_bad_line_is_counted(tmp_path, bad_record, reason):
     assert result.dropped == {reason: 1}
     assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
     assert result.frame[KEY].to_list() == ["1"]
+
+
+# ---------------------------------------------------------------- MSRA NER (hub shape)
+
+def msra(i, text, tags):
+    return {"id": str(i), "tokens": list(text), "ner_tags": tags}
+
+
+def test_msra_empty_final_record_is_read_as_empty_text(tmp_path):
+    path = write_lines(tmp_path / "test.jsonl", [msra(0, "１９９８年在杭州", [0] * 5 + [0, 5, 6]),
+                                                 {"id": "1", "tokens": [], "ner_tags": []}])
+    rows = read("hf_bio", [path]).frame.to_dicts()
+    assert rows[0]["locations"] == ["杭州"] and rows[0]["text"] == "１９９８年在杭州"
+    assert (rows[1]["text"], rows[1]["summary"]) == ("", "没有")
+
+
+@pytest.mark.parametrize("bad_record, reason", [
+    ({"id": "1", "tokens": "杭州", "ner_tags": [5, 6]}, "wrong_type:tokens"),
+    ({"id": "1", "tokens": ["杭", 7], "ner_tags": [5, 6]}, "wrong_type:tokens"),
+    ({"id": "1", "tokens": ["杭", "州"], "ner_tags": {"0": 5}}, "wrong_type:ner_tags"),
+    ({"id": "1", "tokens": ["杭", "\ud83d"], "ner_tags": [5, 6]}, "lone_surrogate:tokens"),
+])
+def test_msra_bad_line_is_counted(tmp_path, bad_record, reason):
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps(msra(0, "杭州", [5, 6])) + "\n" + json.dumps(bad_record) + "\n",
+                    encoding="utf-8")
+    result = read("hf_bio", [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
+    assert result.frame[KEY].to_list() == ["0"]
