@@ -207,3 +207,31 @@ def test_msra_bad_line_is_counted(tmp_path, bad_record, reason):
     assert result.dropped == {reason: 1}
     assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
     assert result.frame[KEY].to_list() == ["0"]
+
+
+# ---------------------------------------------------------------- Math23K (MWPToolkit layout)
+
+def problem(i, equation="x=20-(1/4)", ans="19((3)/(4))", text="一桶油重20千克，用去(1/4)千克，还剩多少千克？"):
+    return {"id": str(i), "original_text": text, "segmented_text": "", "equation": equation,
+            "ans": ans}
+
+
+def test_math23k_real_mixed_number_answer(tmp_path):
+    path = write_json(tmp_path / "testset.json", [problem(1), problem(2, "x=480*20%", "96")])
+    result = read("math23k", [path])
+    assert result.frame["answer"].to_list() == ["19又3/4", "96"] and not result.dropped
+
+
+@pytest.mark.parametrize("bad_problem, reason", [
+    ({**problem(2), "ans": ["19", "3/4"]}, "wrong_type:ans"),
+    ({**problem(2), "equation": None}, "wrong_type:equation"),
+    ({k: v for k, v in problem(2).items() if k != "ans"}, "wrong_type:ans"),
+    (problem(2, text="还剩多少\ud83d"), "lone_surrogate:original_text"),
+])
+def test_math23k_bad_problem_is_counted(tmp_path, bad_problem, reason):
+    path = tmp_path / "testset.json"
+    path.write_text(json.dumps([problem(1), bad_problem], indent=4), encoding="utf-8")
+    result = read("math23k", [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 9)
+    assert result.frame[KEY].to_list() == ["1"]
