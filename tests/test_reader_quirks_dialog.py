@@ -235,3 +235,28 @@ def test_math23k_bad_problem_is_counted(tmp_path, bad_problem, reason):
     assert result.dropped == {reason: 1}
     assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 9)
     assert result.frame[KEY].to_list() == ["1"]
+
+
+# ---------------------------------------------------------------- CHEF
+
+def chef_claim(i, **change):
+    claim = {"claimId": i, "claim": "某市地铁票价下月起上调。", "label": 1, "domain": "社会",
+             "evidence": {"0": {"text": "地铁公司否认调价。"}},
+             "gold evidence": {"0": {"text": "地铁公司称票价不变。"}, "1": {"text": ""}}}
+    return {**claim, **change}
+
+
+@pytest.mark.parametrize("bad_claim, reason", [
+    (chef_claim(2, label="1"), "wrong_type:label"),
+    (chef_claim(2, claim=None), "wrong_type:claim"),
+    (chef_claim(2, domain=3), "wrong_type:domain"),
+    (chef_claim(2, **{"gold evidence": {"0": "地铁公司称票价不变。"}}), "wrong_type:gold evidence"),
+    (chef_claim(2, claim="票价\ud83d上调"), "lone_surrogate:claim"),
+])
+def test_chef_bad_claim_is_counted(tmp_path, bad_claim, reason):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps([chef_claim(1), bad_claim]), encoding="utf-8")
+    result = read("chef", [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 1)
+    assert result.frame[KEY].to_list() == ["1"]
