@@ -260,3 +260,32 @@ def test_chef_bad_claim_is_counted(tmp_path, bad_claim, reason):
     assert result.dropped == {reason: 1}
     assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 1)
     assert result.frame[KEY].to_list() == ["1"]
+
+
+# ---------------------------------------------------------------- AdvertiseGen
+
+AD = "类型#裤*风格#复古*裤型#直筒裤"
+
+
+def test_advertisegen_unk_summary_is_dropped_and_brand_kept(tmp_path):
+    path = write_lines(tmp_path / "train.json", [
+        {"content": AD, "summary": "直筒的<UNK>显腿直。"},
+        {"content": AD, "summary": "这款BRAND直筒裤很显腿直。"}])
+    result = read("advertisegen", [path])
+    assert result.dropped == {"unk_in_summary": 1} and result.rejects[0]["line"] == 1
+    assert result.frame["summary"].to_list() == ["这款BRAND直筒裤很显腿直。"]
+
+
+@pytest.mark.parametrize("bad_record, reason", [
+    ({"content": ["类型#裤"], "summary": "好看。"}, "wrong_type:content"),
+    ({"content": AD, "summary": 3}, "wrong_type:summary"),
+    ({"content": AD, "summary": "好看\ud83d"}, "lone_surrogate:summary"),
+])
+def test_advertisegen_bad_line_is_counted(tmp_path, bad_record, reason):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"content": AD, "summary": "好看。"}) + "\n"
+                    + json.dumps(bad_record) + "\n", encoding="utf-8")
+    result = read("advertisegen", [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
+    assert result.frame[KEY].to_list() == ["1"]
