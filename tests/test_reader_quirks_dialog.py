@@ -289,3 +289,41 @@ def test_advertisegen_bad_line_is_counted(tmp_path, bad_record, reason):
     assert result.dropped == {reason: 1}
     assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
     assert result.frame[KEY].to_list() == ["1"]
+
+
+# ---------------------------------------------------------------- DuReader_QG, CCKS 2021 events
+
+QG_GOOD = {"context": "护照有效期为10年。", "answer": "10年", "question": "护照有效期多久", "id": 1}
+CCKS_GOOD = {"text_id": "a1", "text": "王女士在某平台被骗3000元", "level1": "交易风险",
+             "level2": "欺诈风险", "level3": "冒充客服诈骗",
+             "attributes": [{"type": "受害人", "entity": "王女士", "start": 0, "end": 2}]}
+
+
+@pytest.mark.parametrize("fmt, good, bad_record, reason", [
+    ("dureader_qg", QG_GOOD, {**QG_GOOD, "id": 2, "answer": 10}, "wrong_type:answer"),
+    ("dureader_qg", QG_GOOD, {**QG_GOOD, "id": [2]}, "wrong_type:id"),
+    ("dureader_qg", QG_GOOD, {**QG_GOOD, "id": 2, "question": "多久\ud83d"},
+     "lone_surrogate:question"),
+    ("ccks2021_event", CCKS_GOOD, {**CCKS_GOOD, "text_id": "a2", "level3": None},
+     "wrong_type:level3"),
+    ("ccks2021_event", CCKS_GOOD, {**CCKS_GOOD, "text_id": "a2", "attributes": [
+        {"type": "受害人", "entity": "王女士", "start": "0", "end": 2}]}, "wrong_type:attributes"),
+    ("ccks2021_event", CCKS_GOOD, {**CCKS_GOOD, "text_id": "a2", "text": "王女士\ud83d被骗"},
+     "lone_surrogate:text"),
+])
+def test_bad_line_is_counted(tmp_path, fmt, good, bad_record, reason):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad_record) + "\n", encoding="utf-8")
+    result = read(fmt, [path])
+    assert result.dropped == {reason: 1}
+    assert (result.rejects[0]["file"], result.rejects[0]["line"]) == (str(path), 2)
+    assert len(result.frame) == 1
+
+
+def test_ccks_offsets_shifted_far_are_relocated(tmp_path):
+    text = "据报道，" + "某地警方提醒市民注意防范。" * 4 + "王女士在某平台被骗3000元"
+    record = {**CCKS_GOOD, "text": text,
+              "attributes": [{"type": "受害人", "entity": "王女士", "start": 2, "end": 4}]}
+    path = write_lines(tmp_path / "ccks_task1_train.txt", [record])
+    row = read("ccks2021_event", [path]).frame.to_dicts()[0]
+    assert row["arguments"] == [{"role": "受害人", "entity": "王女士"}]
