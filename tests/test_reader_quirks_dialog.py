@@ -327,3 +327,36 @@ def test_ccks_offsets_shifted_far_are_relocated(tmp_path):
     path = write_lines(tmp_path / "ccks_task1_train.txt", [record])
     row = read("ccks2021_event", [path]).frame.to_dicts()[0]
     assert row["arguments"] == [{"role": "受害人", "entity": "王女士"}]
+
+
+# ---------------------------------------------------------------- DuExplain (sentiment)
+
+def senti(i, **change):
+    return {"id": i, "context": "房间很干净", "sent_token": ["房间", "很", "干净"],
+            "sample_type": "ori", "rel_ids": [], **change}
+
+
+def senti_gold(i, **change):
+    return {"sent_id": i, "sent_label": 1, "rationales": [[1, 2]], "sample_type": "ori",
+            "rel_ids": [], **change}
+
+
+@pytest.mark.parametrize("data_rows, gold_rows, reason", [
+    ([senti(1), senti(2, sample_type=1)], [senti_gold(1), senti_gold(2)], "wrong_type:sample_type"),
+    ([senti(1), senti(2, sent_token="房间很干净")], [senti_gold(1), senti_gold(2)],
+     "wrong_type:sent_token"),
+    ([senti(1), senti(2)], [senti_gold(1), senti_gold(2, rationales=[["一"]])],
+     "wrong_type:rationales"),
+    ([senti(1), senti(2, context="房间\ud83d")], [senti_gold(1), senti_gold(2)],
+     "lone_surrogate:context"),
+])
+def test_duexplain_bad_line_is_counted_once(tmp_path, data_rows, gold_rows, reason):
+    data = tmp_path / "data" / "senti_ch"
+    gold = tmp_path / "golden" / "senti_ch.tsv"
+    for path, rows in ((data, data_rows), (gold, gold_rows)):
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = read("duexplain_senti", {"data": data, "golden": gold})
+    assert result.dropped == {reason: 1}
+    assert result.rejects[0]["line"] == 2
+    assert result.frame[KEY].to_list() == ["1"]
