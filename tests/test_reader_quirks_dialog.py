@@ -360,3 +360,54 @@ def test_duexplain_bad_line_is_counted_once(tmp_path, data_rows, gold_rows, reas
     assert result.dropped == {reason: 1}
     assert result.rejects[0]["line"] == 2
     assert result.frame[KEY].to_list() == ["1"]
+
+
+# ---------------------------------------------------------------- XQA
+
+def xqa_files(tmp_path, records):
+    folder = tmp_path / "evidence" / "dev_0"
+    folder.mkdir(parents=True)
+    (folder / "dev_0_0.txt").write_text("长江在上海入海。\n\n第二段。", "utf-8")
+    return write_lines(tmp_path / "qa" / "dev.json", records)
+
+
+XQA_GOOD = {"question": "长江在哪里入海？", "question_id": "dev_0", "answers": ["上海"],
+            "docs": [["dev_0", "dev_0_0.txt"]]}
+
+
+@pytest.mark.parametrize("docs", [[["..", "secret.txt"]], [["/", "etc/hostname"]],
+                                  [["dev_0", "../../secret.txt"]]])
+def test_xqa_refuses_documents_outside_the_evidence_folder(tmp_path, docs):
+    (tmp_path / "secret.txt").write_text("不该被读到", "utf-8")
+    path = xqa_files(tmp_path, [XQA_GOOD, {**XQA_GOOD, "question_id": "dev_1", "docs": docs}])
+    with pytest.raises(SourceError) as error:
+        read("xqa", [path], evidence_dir="../evidence")
+    evidence = (tmp_path / "evidence").resolve()
+    assert str(error.value).startswith(
+        f"{path}: line 2: document {docs[0][0]}/{docs[0][1]} points outside the evidence folder "
+        f"{evidence}; refused.")
+
+
+@pytest.mark.parametrize("bad_record, reason", [
+    ({**XQA_GOOD, "question_id": "dev_1", "answers": "上海"}, "wrong_type:answers"),
+    ({**XQA_GOOD, "question_id": ["dev_1"]}, "wrong_type:question_id"),
+    ({**XQA_GOOD, "question_id": "dev_1", "question": "长江\ud83d"}, "lone_surrogate:question"),
+])
+def test_xqa_bad_line_is_counted(tmp_path, bad_record, reason):
+    path = xqa_files(tmp_path, [XQA_GOOD])
+    path.write_text(json.dumps(XQA_GOOD) + "\n" + json.dumps(bad_record) + "\n", "utf-8")
+    result = read("xqa", [path], evidence_dir="../evidence")
+    assert result.dropped == {reason: 1} and result.rejects[0]["line"] == 2
+    assert result.frame[KEY].to_list() == ["dev_0"]
+
+
+def test_xqa_released_layout_counts_a_lone_surrogate_in_documents(tmp_path):
+    questions = write_lines(tmp_path / "zh" / "dev.txt", [
+        {"question": "长江在哪里入海？", "answers": ["上海"]},
+        {"question": "黄河在哪里入海？", "answers": ["山东"]}])
+    documents = tmp_path / "zh" / "dev_doc.json"
+    documents.write_text(json.dumps([{"document": "长江在上海入海。"}]) + "\n"
+                         + json.dumps([{"document": "黄河在\ud83d山东入海。"}]) + "\n", "utf-8")
+    result = read("xqa", {"questions": questions, "documents": documents})
+    assert result.dropped == {"lone_surrogate:documents": 1}
+    assert result.frame[KEY].to_list() == ["dev_0"]
