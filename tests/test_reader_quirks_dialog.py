@@ -411,3 +411,26 @@ def test_xqa_released_layout_counts_a_lone_surrogate_in_documents(tmp_path):
     result = read("xqa", {"questions": questions, "documents": documents})
     assert result.dropped == {"lone_surrogate:documents": 1}
     assert result.frame[KEY].to_list() == ["dev_0"]
+
+
+# ---------------------------------------------------------------- WikiLingua
+
+def wl_article(url, **change):
+    article = {"section_name": ["准备材料"], "document": ["先把面粉过筛。"], "summary": ["过筛面粉。"],
+               "english_url": ["https://www.wikihow.com/a"], "english_section_name": ["Prepare"]}
+    return {"url": url, "article": {**article, **change}}
+
+
+@pytest.mark.parametrize("bad_record, reason", [
+    (wl_article("https://zh.wikihow.com/b", summary=["一", "二"]), "parallel_lists_differ"),
+    (wl_article("https://zh.wikihow.com/b", document=[5]), "wrong_type:document"),
+    ({"url": 5, "article": wl_article("x")["article"]}, "wrong_type:url"),
+    (wl_article("https://zh.wikihow.com/b", summary=["过筛\ud83d"]), "lone_surrogate:article"),
+])
+def test_wikilingua_bad_article_is_counted(tmp_path, bad_record, reason):
+    path = tmp_path / "chinese.jsonl"
+    path.write_text(json.dumps(wl_article("https://zh.wikihow.com/a")) + "\n"
+                    + json.dumps(bad_record) + "\n", "utf-8")
+    result = read("wikilingua", [path])
+    assert result.dropped == {reason: 1} and result.rejects[0]["line"] == 2
+    assert result.frame[KEY].to_list() == ["https://zh.wikihow.com/a:0"]
