@@ -434,3 +434,11 @@ def test_wikilingua_bad_article_is_counted(tmp_path, bad_record, reason):
     result = read("wikilingua", [path])
     assert result.dropped == {reason: 1} and result.rejects[0]["line"] == 2
     assert result.frame[KEY].to_list() == ["https://zh.wikihow.com/a:0"]
+
+
+def test_dureader_qg_strips_stray_spaces_around_real_answers(tmp_path):
+    path = write_lines(tmp_path / "dev.json", [
+        {"context": "公元前的简写是B.C.", "answer": " B.C.", "question": "公元前简写", "id": 7},
+        {"context": "一平方英尺等于0.09290304平方米", "answer": "0.09290304 ", "question": "换算", "id": 8}])
+    rows = read("dureader_qg", [path]).frame.to_dicts()
+    assert [(r["answer"], r["answer_start"]) for r in rows] == [("B.C.", 7), ("0.09290304", 7)]

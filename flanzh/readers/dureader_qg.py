@@ -9,8 +9,10 @@ and counted (``wrong_type:<key>``, ``lone_surrogate:<key>``) with its file and l
 no readable line, a line that is not a JSON object, or a repeated ``id`` fails, naming file, line
 and the expected shape.
 
-One row per line: ``context``, ``answer``, ``question`` (null when absent) and ``answer_start``
-(the first occurrence of the answer in the context). A row whose answer does not occur verbatim in
+One row per line: ``context``, ``answer`` (stripped: real answers carry stray spaces, ``" B.C."``,
+``"0.09290304 "``), ``question`` (null when absent) and ``answer_start`` (the first occurrence of
+the answer in the context). An empty answer is kept as "" for the pipeline to count
+(``empty_field:answer``). A row whose answer does not occur verbatim in
 its context cannot be a grounded question-generation example and is dropped as
 ``answer_not_in_context``. Key: the line's ``id``; rows sharing a context share a ``__group``.
 """
@@ -53,7 +55,7 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
         for line_no, record in json_lines(path, encoding, label, SHAPE):
             def build(record=record, line_no=line_no, path=path) -> dict | None:
                 context = _string(record, "context", path, line_no)
-                answer = _string(record, "answer", path, line_no)
+                answer = _string(record, "answer", path, line_no).strip()
                 question = _string(record, "question", path, line_no, required=False)
                 key = record.get("id")
                 if isinstance(key, bool) or not isinstance(key, (int, str)):
