@@ -442,3 +442,31 @@ def test_dureader_qg_strips_stray_spaces_around_real_answers(tmp_path):
         {"context": "一平方英尺等于0.09290304平方米", "answer": "0.09290304 ", "question": "换算", "id": 8}])
     rows = read("dureader_qg", [path]).frame.to_dicts()
     assert [(r["answer"], r["answer_start"]) for r in rows] == [("B.C.", 7), ("0.09290304", 7)]
+
+
+# ---------------------------------------------------------------- the whole build, DuIE
+
+def test_build_counts_a_duie_row_with_an_int_subject_type(project, tmp_path):
+    """The reported failure: one such row took the whole task down while building the frame."""
+    from flanzh.pipeline import build
+    from flanzh.sources import SourceMode
+
+    data = tmp_path / "data" / "re_duie2"
+    data.mkdir(parents=True)
+    samples = project.samples_dir / "re_duie2"
+    train = (samples / "duie_train.json").read_text("utf-8").splitlines()
+    bad_row = json.dumps(duie_row(subject_type=5, text="林青的妻子是吴敏，两人育有一女"),
+                         ensure_ascii=False)
+    (data / "duie_train.json").write_text("\n".join([*train, bad_row]) + "\n", "utf-8")
+    for name in ("duie_dev.json", "duie_test2.json"):
+        if (samples / name).exists():
+            (data / name).write_text((samples / name).read_text("utf-8"), "utf-8")
+    if not (data / "duie_test2.json").exists():
+        (data / "duie_test2.json").write_text('{"text": "测试句子"}\n', "utf-8")
+    manifest = build(project, tmp_path / "out", task_ids=["re_duie2"],
+                     mode=SourceMode("data_dir", tmp_path / "data"), use_cache=False)
+    assert manifest["tasks"]["re_duie2"]["dropped"]["wrong_type:subject_type"] == 1
+    rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl")
+               .read_text("utf-8").splitlines()]
+    bad = [r for r in rejects if r.get("reason") == "wrong_type:subject_type"]
+    assert bad and bad[0]["line"] == len(train) + 1 and bad[0]["file"].endswith("duie_train.json")
