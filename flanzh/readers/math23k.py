@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -190,7 +191,8 @@ def _row(record, path, where, index: int, result: ReadResult, seen: set) -> dict
     equation, ans = record["equation"], record["ans"]
     for name, ok in (("original_text", isinstance(record["original_text"], str)),
                      ("equation", isinstance(equation, str)),
-                     ("ans", isinstance(ans, (str, int, float)))):
+                     ("ans", isinstance(ans, (str, int)) or (isinstance(ans, float)
+                                                             and math.isfinite(ans)))):
         if not ok:
             bad(path, where, name, "original_text, equation or ans has the wrong type", SHAPE)
     if isinstance(record.get("id"), (dict, list)):
