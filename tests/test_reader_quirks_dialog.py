@@ -225,6 +225,7 @@ def test_math23k_real_mixed_number_answer(tmp_path):
 @pytest.mark.parametrize("bad_problem, reason", [
     ({**problem(2), "ans": ["19", "3/4"]}, "wrong_type:ans"),
     ({**problem(2), "ans": float("nan")}, "wrong_type:ans"),      # json writes it as NaN
+    ({**problem(2), "ans": True}, "wrong_type:ans"),
     ({**problem(2), "equation": None}, "wrong_type:equation"),
     ({k: v for k, v in problem(2).items() if k != "ans"}, "wrong_type:ans"),
     (problem(2, text="还剩多少\ud83d"), "lone_surrogate:original_text"),

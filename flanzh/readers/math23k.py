@@ -191,8 +191,9 @@ def _row(record, path, where, index: int, result: ReadResult, seen: set) -> dict
     equation, ans = record["equation"], record["ans"]
     for name, ok in (("original_text", isinstance(record["original_text"], str)),
                      ("equation", isinstance(equation, str)),
-                     ("ans", isinstance(ans, (str, int)) or (isinstance(ans, float)
-                                                             and math.isfinite(ans)))):
+                     ("ans", not isinstance(ans, bool) and (
+                         isinstance(ans, (str, int))
+                         or (isinstance(ans, float) and math.isfinite(ans))))):
         if not ok:
             bad(path, where, name, "original_text, equation or ans has the wrong type", SHAPE)
     if isinstance(record.get("id"), (dict, list)):
