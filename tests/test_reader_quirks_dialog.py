@@ -472,3 +472,21 @@ def test_build_counts_a_duie_row_with_an_int_subject_type(project, tmp_path):
                .read_text("utf-8").splitlines()]
     bad = [r for r in rejects if r.get("reason") == "wrong_type:subject_type"]
     assert bad and bad[0]["line"] == len(train) + 1 and bad[0]["file"].endswith("duie_train.json")
+
+
+# ---------------------------------------------------------------- the shared row guard
+
+def test_row_guard_catches_a_value_that_slipped_past_the_reader(tmp_path):
+    import polars as pl
+
+    from flanzh.readers import ReadResult
+    from flanzh.readers._rows import FileRows, surrogate_at
+
+    result = ReadResult(pl.DataFrame())
+    guard = FileRows(result, tmp_path / "x.json", {KEY: pl.Utf8, "tags": pl.List(pl.Utf8)})
+    assert guard.attempt(1, {}, lambda: {KEY: "1", "tags": ["a"]}) == {KEY: "1", "tags": ["a"]}
+    assert guard.attempt(2, {}, lambda: {KEY: "2", "tags": ["a", 5]}) is None
+    assert result.dropped == {"wrong_type:tags": 1} and result.rejects[0]["line"] == 2
+    guard.done()                                   # one readable record: no error
+    assert surrogate_at({"a": [{"b": "ok"}, {"c": "x\ud800"}]}) == "a[1].c"
+    assert surrogate_at({"a": ["ok"], "\udc00k": 1}) == "\\udc00k"
