@@ -1,0 +1,146 @@
+"""Real-file quirks of the misc group's sources, pinned with rows written here (never real data).
+
+Each quirk is one case of ``test_quirk``, whose id names the task and the quirk, so a failure
+says which reader lost which real-file behaviour."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flanzh.errors import SourceError
+from flanzh.readers import KEY, biomedical_qa
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+CASES = []
+
+
+def quirk(task: str, name: str):
+    def register(fn):
+        CASES.append(pytest.param(fn, id=f"{task}:{name}"))
+        return fn
+    return register
+
+
+def lines(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- qa_chinese_biomedical
+
+def exam(qid, option, answer, text="题干", **extra):
+    return {"questionType": "A1型题", "questionId": qid, "questionText": text, "option": option,
+            "answer": answer, "year": "2021", "subject": "内科学", "backgroundText": "", **extra}
+
+
+def read_bio(*paths):
+    return biomedical_qa.read(list(paths), fmt="chinese_biomedical_qa", encoding="utf-8",
+                              options={}, label="x")
+
+
+@quirk("qa_chinese_biomedical", "letters_inside_options_aligned_and_stripped")
+def _(tmp_path):
+    path = lines(tmp_path / "doctor_dev.json", [
+        exam("1", ["A.血浆", "B.保存全血", "C.浓缩血小板", "D.冷沉淀", "E.洗涤红细胞"], ["E"]),
+        exam("2", ["A、甲药", "B．乙药", "C: 丙药"], ["A", "C"]),
+    ])
+    result = read_bio(path)
+    rows = {r[KEY]: r for r in result.frame.to_dicts()}
+    assert rows["1"]["answer"] == "洗涤红细胞" and rows["1"]["answer_letters"] == "E"
+    assert rows["1"]["answer_full"] == "E. 洗涤红细胞"
+    assert rows["1"]["options_text"] == ("A. 血浆\nB. 保存全血\nC. 浓缩血小板\nD. 冷沉淀\n"
+                                         "E. 洗涤红细胞")
+    assert rows["1"]["option_list"][0] == "血浆"
+    assert rows["2"]["answer"] == "甲药；丙药" and rows["2"]["options_inline"] == (
+        "A. 甲药　B. 乙药　C. 丙药")
+    assert result.dropped == {}
+
+
+@quirk("qa_chinese_biomedical", "option_text_starting_with_a_capital_is_not_a_letter")
+def _(tmp_path):
+    path = lines(tmp_path / "d.json", [exam("1", ["ACEI类", "ARB类", "β受体阻断剂"], ["B"])])
+    row = read_bio(path).frame.to_dicts()[0]
+    assert row["option_list"] == ["ACEI类", "ARB类", "β受体阻断剂"] and row["answer"] == "ARB类"
+
+
+@quirk("qa_chinese_biomedical", "shifted_list_answer_lost_is_dropped_not_answered_by_position")
+def _(tmp_path):
+    path = lines(tmp_path / "doctor_dev.json", [
+        exam("7", ["体检无阳性体征，暗示后好转。最常见于(）", "A.癫痫发作", "B.脑梗死",
+                   "C.重症肌无力", "D.周围神经病"], ["E"], text="患者，女，28岁。突发双下肢无力，"),
+    ])
+    result = read_bio(path)
+    assert result.frame.height == 0
+    assert result.dropped == {"answer_option_lost_in_shift": 1}
+    assert result.rejects[0]["excerpt"] == "7: answer ['E'], options ABCD"
+
+
+@quirk("qa_chinese_biomedical", "shifted_list_stem_tail_goes_back_into_the_question")
+def _(tmp_path):
+    path = lines(tmp_path / "doctor_dev.json", [
+        exam("8", ["体检无阳性体征。最常见于(）", "A.癫痫发作", "B.分离(转换)障碍", "C.脑梗死",
+                   "D.重症肌无力"], ["B"], text="患者，女，28岁。突发双下肢无力，"),
+        exam("9", ["患者，男，30岁。最常见于(）", "A.甲", "B.乙"], ["A"], text="患者，男，30岁。"),
+    ])
+    rows = {r[KEY]: r for r in read_bio(path).frame.to_dicts()}
+    assert rows["8"]["question"] == "患者，女，28岁。突发双下肢无力，体检无阳性体征。最常见于(）"
+    assert rows["8"]["answer"] == "分离(转换)障碍" and rows["8"]["answer_letters"] == "B"
+    assert rows["8"]["option_list"] == ["癫痫发作", "分离(转换)障碍", "脑梗死", "重症肌无力"]
+    assert rows["9"]["question"] == "患者，男，30岁。最常见于(）"      # the tail holds the stem
+
+
+@quirk("qa_chinese_biomedical", "misaligned_letters_are_dropped_counted")
+def _(tmp_path):
+    path = lines(tmp_path / "d.json", [
+        exam("1", ["A.甲", "B.乙", "B.丙", "D.丁"], ["C"]),
+        exam("2", ["A.甲", "乙", "C.丙"], ["A"]),
+        exam("3", ["A.甲", "B.乙"], ["A"]),
+    ])
+    result = read_bio(path)
+    assert result.frame[KEY].to_list() == ["3"]
+    assert result.dropped == {"option_letters_misaligned": 2}
+
+
+@quirk("qa_chinese_biomedical", "letter_repeated_inside_an_option_object")
+def _(tmp_path):
+    path = lines(tmp_path / "d.json", [exam("1", {"A": "A.甲药", "B": "B、乙药", "C": "C型"}, "C")])
+    row = read_bio(path).frame.to_dicts()[0]
+    assert row["option_list"] == ["甲药", "乙药", "C型"] and row["answer"] == "C型"
+
+
+@quirk("qa_chinese_biomedical", "doctor_and_pharmacist_files_number_their_own_questions")
+def _(tmp_path):
+    doctor = lines(tmp_path / "doctor_dataset" / "doctor_train.json",
+                   [exam("1", ["A.甲", "B.乙"], ["A"])])
+    pharmacist = lines(tmp_path / "pharmacist_dataset" / "pharmacist_train.json",
+                       [exam("1", ["A.丙", "B.丁"], ["B"])])
+    rows = read_bio(doctor, pharmacist).frame.to_dicts()
+    assert [(r[KEY], r["answer"]) for r in rows] == [("doctor_train:1", "甲"),
+                                                     ("pharmacist_train:1", "丁")]
+    lines(doctor, [exam("1", ["A.甲", "B.乙"], ["A"])] * 2)
+    with pytest.raises(SourceError) as error:
+        read_bio(doctor, pharmacist)
+    assert str(error.value).startswith(
+        f"{doctor}: line 2: questionId doctor_train:1 repeats the one at line 1; expected records")
+
+
+@quirk("qa_chinese_biomedical", "bundled_sample_has_the_real_layout_and_quirks")
+def _(tmp_path):
+    base = SAMPLES / "qa_chinese_biomedical"
+    train = read_bio(base / "doctor_dataset" / "doctor_train.json",
+                     base / "pharmacist_dataset" / "pharmacist_train.json")
+    assert train.dropped == {"answer_option_lost_in_shift": 2, "answer_not_in_options": 1}
+    raw = [json.loads(line) for f in sorted(base.glob("*/*.json")) for line in open(f, "rb")]
+    assert all(isinstance(r["option"], list) and isinstance(r["answer"], list) for r in raw)
+    assert all(o[:2] in ("A.", "B.", "C.", "D.", "E.") for r in raw for o in r["option"][1:])
+    assert not any(t.startswith(("A.", "B.", "C.", "D.", "E.")) for t in train.frame["answer"]
+                   .drop_nulls())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_quirk(case, tmp_path):
+    case(tmp_path)
