@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.readers import KEY, biomedical_qa
+from flanzh.readers import KEY, biomedical_qa, cinlid
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CASES = []
@@ -139,6 +139,65 @@ def _(tmp_path):
     assert all(o[:2] in ("A.", "B.", "C.", "D.", "E.") for r in raw for o in r["option"][1:])
     assert not any(t.startswith(("A.", "B.", "C.", "D.", "E.")) for t in train.frame["answer"]
                    .drop_nulls())
+
+
+# ---------------------------------------------------------------- nli_cinlid
+
+def read_cinlid(path, encoding="utf-8"):
+    return cinlid.read([path], fmt="cinlid", encoding=encoding, options={}, label="x")
+
+
+def pairs(result):
+    return [(r[KEY], r["phrase1"], r["phrase2"], r["label"]) for r in result.frame.to_dicts()]
+
+
+@quirk("nli_cinlid", "objects_back_to_back_utf8")
+def _(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_bytes('{"phrase1": "博古通今", "phrase2": "学富五车", "label": "entailment"}'
+                     '{"phrase1": "井井有条", "phrase2": "杂乱无章", "label": "contradiction"}'
+                     .encode("utf-8"))
+    expected = [("0", "博古通今", "学富五车", "entailment"),
+                ("1", "井井有条", "杂乱无章", "contradiction")]
+    assert pairs(read_cinlid(path)) == expected
+    assert pairs(read_cinlid(path, encoding="gbk")) == expected     # detected, whatever declared
+
+
+@quirk("nli_cinlid", "objects_separated_by_newlines_or_spaces")
+def _(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text('{"phrase1": "甲", "phrase2": "乙", "label": "neutral"}\n \n'
+                    '{"phrase1": "丙", "phrase2": "丁", "label": "neutral"}\n', "utf-8")
+    assert [p[0] for p in pairs(read_cinlid(path))] == ["0", "1"]
+
+
+@quirk("nli_cinlid", "gbk_data_document_still_read")
+def _(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_bytes(json.dumps({"data": [{"phrase1": "一箭双雕", "phrase2": "一举两得",
+                                           "label": "entailment"}]}, ensure_ascii=False)
+                     .encode("gbk"))
+    assert pairs(read_cinlid(path)) == [("0", "一箭双雕", "一举两得", "entailment")]
+
+
+@quirk("nli_cinlid", "truncated_stream_names_the_object")
+def _(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text('{"phrase1": "甲", "phrase2": "乙", "label": "neutral"}{"phrase1": "丙", "ph',
+                    "utf-8")
+    with pytest.raises(SourceError) as error:
+        read_cinlid(path)
+    assert str(error.value).startswith(
+        f"{path}: object 1 (char 52): not valid JSON (Unterminated string starting at: char 69); "
+        'expected items {"phrase1": str')
+
+
+@quirk("nli_cinlid", "bundled_sample_is_the_public_layout")
+def _(tmp_path):
+    raw = (SAMPLES / "nli_cinlid" / "train.json").read_text("utf-8")
+    assert "}{" in raw and not raw.lstrip().startswith('{"data"')
+    result = read_cinlid(SAMPLES / "nli_cinlid" / "train.json")
+    assert result.frame.height == raw.count('"phrase1"')
 
 
 @pytest.mark.parametrize("case", CASES)
