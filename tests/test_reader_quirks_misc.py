@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.readers import KEY, biomedical_qa, cinlid
+from flanzh.readers import KEY, biomedical_qa, cinlid, ecspell
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CASES = []
@@ -198,6 +198,32 @@ def _(tmp_path):
     assert "}{" in raw and not raw.lstrip().startswith('{"data"')
     result = read_cinlid(SAMPLES / "nli_cinlid" / "train.json")
     assert result.frame.height == raw.count('"phrase1"')
+
+
+# ---------------------------------------------------------------- gec_md_scs (ECSpell)
+
+def read_ecspell(*paths):
+    return ecspell.read(list(paths), fmt="ecspell", encoding="utf-8", options={}, label="x")
+
+
+@quirk("gec_md_scs", "first_column_disagrees_with_the_sentences")
+def _(tmp_path):
+    path = tmp_path / "odw.train"
+    path.write_text("0\t政府引到，形成合力。\t政府引导，形成合力。\n"      # real: count 0, one change
+                    "1\t应激反应主要靠激素。\t应激反应主要靠激素。\n"      # real: count 1, no change
+                    "5\t光谷远去支援\t光谷院区支援\n", "utf-8")           # real: 5 for 2 changes
+    rows = read_ecspell(path).frame.to_dicts()
+    assert [(r["has_error"], r["n_errors"], r["corrections"]) for r in rows] == [
+        (True, 1, ["到→导"]), (False, 0, []), (True, 2, ["远→院", "去→区"])]
+
+
+@quirk("gec_md_scs", "last_line_without_newline_and_length_mismatch")
+def _(tmp_path):
+    path = tmp_path / "odw.test"
+    path.write_text("2\t呈现去世的区域\t呈现恶化趋势的区域\n0\t完成任务\t完成任务", "utf-8")
+    result = read_ecspell(path)
+    assert result.frame[KEY].to_list() == ["odw:2"] and result.frame["domain"][0] == "公文"
+    assert result.dropped == {"length_mismatch": 1}
 
 
 @pytest.mark.parametrize("case", CASES)
