@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.readers import KEY, biomedical_qa, cinlid, ecspell
+from flanzh.readers import KEY, biomedical_qa, cinlid, csl_papers, ecspell, reader_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CASES = []
@@ -224,6 +224,32 @@ def _(tmp_path):
     result = read_ecspell(path)
     assert result.frame[KEY].to_list() == ["odw:2"] and result.frame["domain"][0] == "公文"
     assert result.dropped == {"length_mismatch": 1}
+
+
+# ---------------------------------------------------------------- summ_csl_title (benchmark/ts)
+
+@quirk("summ_csl_title", "leading_space_bare_quotes_and_book_marks_in_benchmark_lines")
+def _(tmp_path):
+    path = tmp_path / "dev.tsv"
+    path.write_text('to title\t 在<某某学报>创刊之际,回顾"办刊"历程.展望未来.\t写在<某某学报>创刊之际\n'
+                    'to title\t"外部性"是一个重要问题.本文加以讨论.\t"外部性"问题再探\n', "utf-8")
+    rows = csl_papers.read([path], fmt="csl_tsv", encoding="utf-8", options={},
+                           label="x").frame.to_dicts()
+    assert [(r["abstract"], r["title"]) for r in rows] == [
+        ('在<某某学报>创刊之际,回顾"办刊"历程。展望未来。', "写在<某某学报>创刊之际"),
+        ('"外部性"是一个重要问题。本文加以讨论。', '"外部性"问题再探')]
+
+
+# ---------------------------------------------------------------- cls_chnsenticorp_htl (csv)
+
+@quirk("cls_chnsenticorp_htl", "minimal_quoting_doubled_quotes_and_an_empty_review")
+def _(tmp_path):
+    path = tmp_path / "ChnSentiCorp_htl_all.csv"
+    path.write_text('label,review\n1,"""家""的感觉,很温馨."\n1,服务很好。早餐一般。\n0,\n', "utf-8")
+    rows = reader_for("csv").read([path], fmt="csv", encoding="utf-8", options={},
+                                  label="x").frame.to_dicts()
+    assert [(str(r["label"]), r["review"]) for r in rows] == [
+        ("1", '"家"的感觉,很温馨.'), ("1", "服务很好。早餐一般。"), ("0", None)]
 
 
 @pytest.mark.parametrize("case", CASES)
