@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.readers import KEY, biomedical_qa, cinlid, csl_papers, ecspell, reader_for
+from flanzh.readers import KEY, biomedical_qa, bitext, cinlid, csl_papers, ecspell, reader_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CASES = []
@@ -250,6 +250,52 @@ def _(tmp_path):
                                   label="x").frame.to_dicts()
     assert [(str(r["label"]), r["review"]) for r in rows] == [
         ("1", '"家"的感觉,很温馨.'), ("1", "服务很好。早餐一般。"), ("0", None)]
+
+
+# ---------------------------------------------------------------- mt_translation2019zh (bitext)
+
+T2019 = {"json_keys": {"en": "english", "zh": "chinese"}}
+
+
+def read_t2019(path, options=T2019):
+    return bitext.read([path], fmt="bitext", encoding="utf-8", options=options, label="x")
+
+
+@quirk("mt_translation2019zh", "swapped_sides_are_counted_not_translated_backwards")
+def _(tmp_path):
+    path = lines(tmp_path / "translation2019zh_valid.json", [
+        {"english": "Kind words cost nothing.", "chinese": "好话不花钱。"},
+        {"english": "他们偷偷换上了一名替补。", "chinese": "They slipped in a substitute."},
+        {"english": "IBM", "chinese": "IBM"},
+    ])
+    result = read_t2019(path)
+    assert [(r[KEY], r["en"], r["zh"]) for r in result.frame.to_dicts()] == [
+        ("1", "Kind words cost nothing.", "好话不花钱。"), ("3", "IBM", "IBM")]
+    assert result.dropped == {"swapped_sides": 1}
+
+
+@quirk("mt_translation2019zh", "stray_punctuation_after_the_object")
+def _(tmp_path):
+    path = tmp_path / "translation2019zh_valid.json"
+    path.write_text('{"english": "Terms are agreed.", "chinese": "期限协商确定。"}.  \n'
+                    '{"english": "Hi.", "chinese": "你好。"}', "utf-8")
+    assert read_t2019(path).frame["zh"].to_list() == ["期限协商确定。", "你好。"]
+    path.write_text('{"english": "Hi.", "chinese": "你好。"}{"english": "Yes.", "chinese": "是。"}\n',
+                    "utf-8")
+    with pytest.raises(SourceError) as error:
+        read_t2019(path)
+    assert str(error.value) == (
+        f"{path}: line 1: text after the JSON object: '{{\"english\": \"Yes.\", \"chinese\":'; "
+        'expected JSON lines {"english": str, "chinese": str}')
+
+
+@quirk("mt_wikititles_en_zh", "swapped_sides_in_tab_separated_lines")
+def _(tmp_path):
+    path = tmp_path / "wikititles-v1.zh-en.tsv"
+    path.write_text("长城\tGreat Wall of China\nPeking University\t北京大学\n", "utf-8")
+    result = bitext.read([path], fmt="bitext", encoding="utf-8",
+                         options={"columns": ["zh", "en"]}, label="x")
+    assert result.frame["zh"].to_list() == ["长城"] and result.dropped == {"swapped_sides": 1}
 
 
 @pytest.mark.parametrize("case", CASES)
