@@ -298,6 +298,31 @@ def _(tmp_path):
     assert result.frame["zh"].to_list() == ["长城"] and result.dropped == {"swapped_sides": 1}
 
 
+@quirk("mt_multitarget_ted", "line_aligned_swapped_pair_counted_laughter_kept")
+def _(tmp_path):
+    en, zh = tmp_path / "ted_dev_en-zh.raw.en", tmp_path / "ted_dev_en-zh.raw.zh"
+    en.write_text("(Laughter)\n谢谢大家。\nThank you.\n", "utf-8")
+    zh.write_text("（笑声）\nThank you all.\n谢谢。\n", "utf-8")
+    result = bitext.read({"en": en, "zh": zh}, fmt="bitext", encoding="utf-8", options={},
+                         label="x")
+    assert result.frame["zh"].to_list() == ["（笑声）", "谢谢。"]
+    assert result.dropped == {"swapped_sides": 1}
+
+
+# ---------------------------------------------------------------- senti_chnsenticorp
+
+@quirk("senti_chnsenticorp", "repackaged_text_label_copy_is_refused_naming_the_header")
+def _(tmp_path):
+    path = tmp_path / "dev.tsv"
+    path.write_text("這間酒店環境不錯~~\tpositive\n商品不足\tnegative\n", "utf-8")
+    with pytest.raises(SourceError) as error:
+        reader_for("luge_senti_tsv").read([path], fmt="luge_senti_tsv", encoding="utf-8",
+                                          options={}, label="x")
+    assert str(error.value).startswith(
+        f"{path}: line 1: header is '這間酒店環境不錯~~\\tpositive', without text_a as its last "
+        "column; expected a tab-separated file whose first line is a header such as")
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_quirk(case, tmp_path):
     case(tmp_path)
