@@ -144,6 +144,13 @@ def _transform_and_truncate(task: Task, frame: pl.DataFrame, checks: list
             size = (column.list.eval(pl.element().str.len_chars()).list.sum()
                     if column.dtype != pl.Utf8 else column.str.len_chars())
             over = (size > limit).fill_null(False).to_list()
+            if spec.truncate.get("on_cut") == "drop":
+                # the targets describe the whole text (a summary): a cut row would teach a
+                # target that says what the input lost, so the row goes instead
+                updates.append(pl.Series(f"__over_{spec.name}", over, dtype=pl.Boolean))
+                checks.insert(0, (f"too_long:{spec.name}", pl.col(f"__over_{spec.name}")))
+                updates.append(pl.Series(spec.name, values, dtype=frame.schema[spec.name]))
+                continue
             cut = [truncate(v, limit, keep) if is_over else (v, False)
                    for v, is_over in zip(values, over)]
             too_long = [was_cut and v is None for v, was_cut in cut]

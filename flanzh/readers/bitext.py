@@ -117,7 +117,7 @@ def _read_tsv(paths: list[Path], encoding: str, options: dict, label: str) -> Re
     result = ReadResult(pl.DataFrame())
     several = len(paths) > 1
     for path in paths:
-        document, first = 0, True
+        document, first, start = 0, True, len(data[GROUP])
         for line_no, line in enumerate(read_lines(path, encoding, label), start=1):
             cells = line.split("\t")
             if all(not c.strip() for c in cells):
@@ -140,6 +140,10 @@ def _read_tsv(paths: list[Path], encoding: str, options: dict, label: str) -> Re
             data[GROUP].append(f"{path.name}:{document}")
             for column, cell in zip(columns, cells):
                 data[column].append(cell)
+        if document == 0:
+            # no blank line anywhere: the lines are independent pairs (WikiTitles), not one
+            # document, so each is its own group and few-shot exemplars can be drawn
+            data[GROUP][start:] = [f"{path.name}:{key}" for key in data[KEY][start:]]
     result.frame = pl.DataFrame(data, schema=_schema(columns, grouped=True))
     return result
 
