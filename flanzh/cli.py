@@ -37,11 +37,29 @@ def _split_ids(tasks: Optional[str]) -> list[str] | None:
     return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"flanzh {__version__}")
+        raise typer.Exit()
+
+
+def _categories() -> list[str]:
+    """OpenBA's task types, from the spec schema (read here so `new-task --help` lists them)."""
+    import json
+
+    schema = Path(__file__).parent / "schemas" / "task_spec.schema.json"
+    return json.loads(schema.read_text("utf-8"))["properties"]["category"]["enum"]
+
+
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     root: Annotated[Optional[Path], typer.Option(
         "--root", help="The flanzh checkout (holds task_specs/, templates/, samples/).")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print flanzh's version and exit.")] = False,
 ):
     _state["debug"], _state["root"] = debug, root
 
@@ -173,8 +191,11 @@ def lint(tasks: Annotated[Optional[list[str]], typer.Argument(help="Task ids (de
 @app.command("new-task")
 def new_task(
     task_id: Annotated[str, typer.Argument(help="New task id, e.g. senti_weibo.")],
-    category: Annotated[str, typer.Option("--category", help="One of OpenBA's 18 task types.")],
-    fmt: Annotated[str, typer.Option("--format", help="Raw format: jsonl, csv, ... or a reader.")],
+    category: Annotated[str, typer.Option(
+        "--category", help="One of OpenBA's task types: " + ", ".join(_categories()) + ".")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="Raw format: jsonl, json, csv, tsv, parquet, lines_by_label, or a reader "
+        "in flanzh/readers/ (its FORMATS).")],
 ):
     """Scaffold a task's spec, template file and sample; then fill in what `flanzh lint` reports."""
     from .scaffold import new_task as scaffold
