@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from . import __version__
-from .cache import TaskCache, file_stamps, fingerprint
+from .cache import TaskCache, copy_file, file_stamps, fingerprint
 from .checks import check_records
 from .decontaminate import EvalIndex, decontaminate, read_extra_eval_file
 from .dedup import NearDuplicates, SeenHashes, count, record_hashes
@@ -110,7 +110,7 @@ class TaskResult:
 
 
 def _source_stamps(project: Project, task: Task, splits: list[str], mode: SourceMode) -> list:
-    """Size and mtime of every file in the task's source folder, not only those named in the
+    """Size and content hash of every file in the task's source folder, not only those named in the
     spec: some readers also read files the split points to (XQA's evidence documents)."""
     if mode.kind == "hub":
         return [task.source.get("hub"), splits]
@@ -324,8 +324,8 @@ def write_rejects(path: Path, results: dict[str, TaskResult]) -> None:
 
 def build_fingerprint(project: Project, tasks: list[Task], seed: int, mode: SourceMode,
                       mixture: Mixture, shard_rows: int, max_reject_rate: float | None) -> str:
-    """Everything that decides a build's output: specs, templates, every source file's size and
-    mtime, extra evaluation files, policy, seed, shard size, package versions."""
+    """Everything that decides a build's output: specs, templates, every source file's content
+    hash, extra evaluation files, policy, seed, shard size, package versions."""
     extra = [Path(e) if Path(e).is_absolute() else project.root / e
              for e in mixture.decontamination["extra"]]
     return fingerprint(
@@ -335,17 +335,15 @@ def build_fingerprint(project: Project, tasks: list[Task], seed: int, mode: Sour
           _source_stamps(project, t, t.train_splits + t.eval_splits, mode)] for t in tasks])
 
 
-def _up_to_date(out: Path, last: dict | None, whole: str) -> dict | None:
-    """The manifest of ``out`` if it was built from exactly these inputs and is unchanged."""
-    path = out / "manifest.json"
-    if last is None or last.get("fingerprint") != whole or not path.is_file():
+def _up_to_date(out: Path, cache: TaskCache, whole: str) -> dict | None:
+    """The manifest of ``out`` if it was built from exactly these inputs and every file it wrote
+    is unchanged since (checked by content, so a shard edited in place is rebuilt)."""
+    if not cache.up_to_date(whole):
         return None
-    text = path.read_text("utf-8")
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != last.get("manifest_sha256"):
+    try:
+        return json.loads((out / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
         return None
-    manifest = json.loads(text)
-    files = [s for t in manifest["tasks"].values() for s in t["shards"]] + manifest.get("report", [])
-    return manifest if all((out / f).is_file() for f in files + ["README.md"]) else None
 
 
 def package_versions() -> dict[str, str]:
@@ -470,7 +468,8 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
 
 def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
     """Put a task's parts in the output as its shards, rewriting only parts that lost rows to
-    exact dedup across tasks. Parts from the cache are linked (or copied), never moved."""
+    exact dedup across tasks. Parts from the cache are copied (or reflinked), never moved or
+    hard-linked: editing a shard must never change the cache."""
     task_id = result.task.id
     survivors, start = [], 0
     for path in result.parts:
@@ -492,10 +491,7 @@ def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves:
         elif moves:
             os.replace(path, target)
         else:
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copyfile(path, target)
+            copy_file(path, target)
         written.append(f"data/{task_id}/{name}")
     return written
 
@@ -529,7 +525,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     whole = build_fingerprint(project, tasks, seed, mode, mixture, shard_rows, max_reject_rate)
     cache = TaskCache(out, enabled=use_cache)
     if use_cache:
-        current = _up_to_date(Path(out), cache.last_build(), whole)
+        current = _up_to_date(Path(out), cache, whole)
         if current is not None:           # nothing that decides the output has changed
             return current
     staged = StagedOutput(out)
