@@ -50,7 +50,8 @@ from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks
 from .textnorm import source_text
-from .writer import DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, shard_names
+from .writer import (DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, output_target,
+                     shard_names)
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -514,6 +515,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     ``mixture`` defaults to zero-shot records, exact dedup only (see mixture.DEFAULT_POLICY).
     Per-task units run on ``executor`` (serial, process or ray; see executors.py)."""
     step = on_step or (lambda label: None)
+    out = output_target(out)          # a symlinked --out: build the folder it points to
     check_executor(executor, workers)
     mixture = mixture or load_mixture(None)
     tasks = load_tasks(project, task_ids)

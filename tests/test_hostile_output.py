@@ -120,3 +120,131 @@ def test_flat_files_are_read_from_their_content_not_a_library_cache(tmp_path):
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert flat.read([source], fmt="jsonl", encoding="utf-8", options={},
                      label="x").frame["a"].to_list() == ["乙"]
+
+
+# the output folder, the lock, the swap --------------------------------------------------------
+
+def test_an_out_that_is_a_symlink_is_built_through_it(mini_project, tmp_path):
+    real = tmp_path / "disk" / "corpus"
+    real.parent.mkdir()
+    link = tmp_path / "out"
+    link.symlink_to(real, target_is_directory=True)
+    build(mini_project, link)
+    assert link.is_symlink() and (real / "manifest.json").is_file()
+    build(mini_project, link, seed=5)                        # a rebuild replaces the target
+    assert link.is_symlink() and json.loads((real / "manifest.json").read_text())["seed"] == 5
+    leftovers = [p.name for p in [*tmp_path.iterdir(), *real.parent.iterdir()]
+                 if ".old-" in p.name or ".tmp-" in p.name]
+    assert leftovers == []
+
+
+def test_a_folder_with_an_unrelated_manifest_is_not_replaced(mini_project, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"name": "my app"}')
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(BuildError) as error:
+        build(mini_project, out)
+    assert str(error.value) == (f"{out} exists and is not a flanzh output folder (its "
+                                "manifest.json was not written by flanzh); choose another --out "
+                                "or remove it")
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_flanzh_output_holding_a_user_file_is_not_replaced(mini_project, tmp_path):
+    out = tmp_path / "out"
+    build(mini_project, out)
+    (out / "notes.txt").write_text("mine")
+    (out / "data" / "extra").mkdir()
+    with pytest.raises(BuildError) as error:
+        build(mini_project, out, seed=3)
+    assert str(error.value) == (f"{out} holds files flanzh did not write (data/extra, notes.txt); "
+                                "move them out of it, or choose another --out")
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_an_empty_lock_file_does_not_let_a_second_build_in(mini_project, tmp_path):
+    """A lock is held by an open file with an OS lock on it, not by the pid written into it:
+    a build that created the lock file but has not written its pid yet still holds it."""
+    import fcntl
+
+    out = tmp_path / "out"
+    lock = tmp_path / "out.lock"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        fd = os.open({str(lock)!r}, os.O_CREAT | os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert lock.read_text() == ""
+        with pytest.raises(BuildError) as error:
+            build(mini_project, out)
+        assert str(error.value) == (f"another flanzh build is writing {out}; wait for it to "
+                                    f"finish, or delete {lock} if no build is running")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert fcntl is not None
+    build(mini_project, out)          # the holder is gone: the OS released its lock
+    assert (out / "manifest.json").is_file() and not lock.exists()
+
+
+def test_an_empty_lock_file_left_by_a_killed_build_is_taken_over(mini_project, tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "out.lock").write_text("")
+    build(mini_project, out)
+    assert (out / "manifest.json").is_file()
+
+
+KILL_AFTER_CALL = textwrap.dedent("""
+    import os, pathlib, signal, sys
+    import flanzh.writer as writer
+    from pathlib import Path
+    from flanzh.pipeline import build
+    from flanzh.project import Project
+    root, out, nth, seed = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    calls = [0]
+    armed = [False]
+    def killing(original):
+        def wrapper(*args, **kwargs):
+            value = original(*args, **kwargs)
+            if armed[0]:
+                calls[0] += 1
+                if calls[0] == nth:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return value
+        return wrapper
+    # every way the writer can rename: killed right after the nth rename of the final swap
+    for owner, name in [(os, "rename"), (os, "replace"), (pathlib.Path, "rename"),
+                        (pathlib.Path, "replace"), (writer, "_exchange")]:
+        if hasattr(owner, name):
+            setattr(owner, name, killing(getattr(owner, name)))
+    commit = writer.StagedOutput.commit
+    def armed_commit(self, manifest):
+        armed[0] = True
+        return commit(self, manifest)
+    writer.StagedOutput.commit = armed_commit
+    build(Project(root), out, seed=seed)
+    print("finished")
+""")
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_kill_9_during_the_final_swap_never_leaves_the_output_missing(mini_project, tmp_path, nth):
+    out = tmp_path / "out"
+    before = build(mini_project, out, seed=1)
+    done = subprocess.run([sys.executable, "-c", KILL_AFTER_CALL, str(mini_project.root), str(out),
+                           str(nth), "2"], capture_output=True, text=True)
+    assert (out / "manifest.json").is_file(), done.stderr
+    seed = json.loads((out / "manifest.json").read_text())["seed"]
+    assert seed in (before["seed"], 2)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for task in manifest["tasks"].values():
+        for shard in task["shards"]:
+            assert (out / shard).is_file()
+    build(mini_project, out, seed=2)                          # and the next build is fine
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 2
+    assert [p.name for p in tmp_path.iterdir() if ".old-" in p.name or ".tmp-" in p.name] == []
