@@ -248,3 +248,66 @@ def test_kill_9_during_the_final_swap_never_leaves_the_output_missing(mini_proje
     build(mini_project, out, seed=2)                          # and the next build is fine
     assert json.loads((out / "manifest.json").read_text())["seed"] == 2
     assert [p.name for p in tmp_path.iterdir() if ".old-" in p.name or ".tmp-" in p.name] == []
+
+
+# worker processes -----------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_process_workers_die_with_a_killed_build(tmp_path):
+    script = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[2])
+        import executor_units
+        from flanzh.executors import run_units
+        run_units(executor_units.pid_then_sleep, [(0, sys.argv[1]), (1, sys.argv[1])],
+                  executor="process", workers=2)
+    """)
+    driver = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(TESTS)])
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(tmp_path.glob("*.pid"))) < 2:
+        assert driver.poll() is None
+        time.sleep(0.1)
+    workers = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    alive = [pid for pid in workers if _running(pid)]
+    for pid in alive:                                  # clean up before failing
+        os.kill(pid, signal.SIGKILL)
+    assert alive == []
+
+
+def test_ray_runs_from_the_folder_that_holds_a_checkout_named_flanzh(tmp_path):
+    """Ray puts the driver's working folder on its workers' path; a checkout there named
+    ``flanzh`` (no __init__.py at its top) must not shadow the installed package."""
+    pytest.importorskip("ray")
+    (tmp_path / "flanzh" / "flanzh").mkdir(parents=True)        # git clone .../flanzh
+    (tmp_path / "flanzh" / "README.md").write_text("a checkout")
+    script = textwrap.dedent("""
+        from flanzh.cache import fingerprint
+        from flanzh.executors import run_units
+        print(run_units(fingerprint, ["a"], executor="ray", workers=1) == [fingerprint("a")])
+    """)
+    # run as a file elsewhere, as the flanzh command runs: python -c would put the working folder
+    # on the driver's own path too
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "driver.py").write_text(script)
+    env = {name: value for name, value in os.environ.items() if name != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, str(tmp_path / "bin" / "driver.py")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1] == "True"
