@@ -50,8 +50,8 @@ from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks
 from .textnorm import source_text
-from .writer import (DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, output_target,
-                     shard_names)
+from .writer import (DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, disk_full_error,
+                     output_target, shard_names)
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -601,8 +601,11 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         staged.commit(manifest)
         cache.record_build(whole)
         step("report")
-    except BaseException:
+    except BaseException as exc:
         staged.discard()
+        full = disk_full_error(exc, out.parent, out) if isinstance(exc, Exception) else None
+        if full is not None:
+            raise full from exc
         raise
     return manifest
 

@@ -174,6 +174,66 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
+NEARLY_FULL = 16 * 1024 * 1024     # bytes free below which a failed write is blamed on the disk
+
+
+def _size(n: int) -> str:
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} TiB"
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        chain.append(exc)
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def _no_space(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text
+
+
+def disk_full_error(exc: BaseException, folder: Path, previous: Path | None = None
+                    ) -> BuildError | None:
+    """The error to report when ``exc`` (raised while writing into ``folder``) means the disk is
+    full, else None. A full disk shows up as ENOSPC, or, in writers that lose the errno (polars
+    reports a parquet file cut short as "Invalid thrift"), as any failure while the disk is
+    (nearly) full; then the original error is quoted too."""
+    chain = _causes(exc)
+    full = next((e for e in chain if _no_space(e)), None)
+    if full is not None and getattr(full, "filename", None):
+        named = Path(full.filename).parent
+        if not named.is_relative_to(folder):
+            folder = named                   # full elsewhere (a temporary folder, ...)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    quoted = ""
+    if full is None:
+        if free is None or free >= NEARLY_FULL:
+            return None
+        root = chain[-1]
+        quoted = f" (the write failed with: {type(root).__name__}: {root})"
+    room = f"{_size(free)} free" if free is not None else "free space unknown"
+    if previous is not None and previous.is_dir():
+        room += f"; the previous build there takes {_size(_folder_size(previous))}"
+    return BuildError(f"the disk is full: no space left on the device holding {folder} ({room}); "
+                      f"free some space there, or build into another --out{quoted}")
+
+
 class StagedOutput:
     """A temporary folder beside ``out`` that becomes ``out`` on commit, or vanishes on failure.
     Holds the output lock from creation to commit or discard."""

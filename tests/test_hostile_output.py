@@ -311,3 +311,54 @@ def test_ray_runs_from_the_folder_that_holds_a_checkout_named_flanzh(tmp_path):
                           env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines()[-1] == "True"
+
+
+# a full disk ----------------------------------------------------------------------------------
+
+def _usage(free):
+    import shutil
+    return lambda path: shutil._ntuple_diskusage(10 ** 9, 10 ** 9 - free, free)
+
+
+def test_a_full_disk_is_named_as_such(mini_project, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    build(mini_project, out)
+    before = tree(out)
+    size = sum(len(b) for b in before.values())
+
+    def no_space(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", no_space)
+    monkeypatch.setattr("shutil.disk_usage", _usage(4096))
+    with pytest.raises(BuildError) as error:
+        build(mini_project, out, seed=9)
+    assert str(error.value) == (
+        f"the disk is full: no space left on the device holding {tmp_path} (4.0 KiB free; the "
+        f"previous build there takes {size / 1024:.1f} KiB); free some space there, or build "
+        "into another --out")
+    assert tree(out) == before
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_a_write_cut_short_by_a_full_disk_is_named_as_such(mini_project, tmp_path, monkeypatch):
+    """polars reports a parquet file cut short by a full disk as a damaged file ("Invalid
+    thrift"), with no errno: with the output's disk (nearly) full, that is what it says."""
+    out = tmp_path / "out"
+
+    def cut_short(self, path, *args, **kwargs):
+        raise pl.exceptions.ComputeError("parquet: File out of specification: Invalid thrift: "
+                                         "end of file")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", cut_short)
+    monkeypatch.setattr("shutil.disk_usage", _usage(0))
+    with pytest.raises(BuildError) as error:
+        build(mini_project, out)
+    assert str(error.value) == (
+        f"the disk is full: no space left on the device holding {tmp_path} (0.0 KiB free); free "
+        "some space there, or build into another --out (the write failed with: ComputeError: "
+        "parquet: File out of specification: Invalid thrift: end of file)")
+    monkeypatch.setattr("shutil.disk_usage", _usage(10 ** 9))
+    with pytest.raises(BuildError) as error:        # with room on the disk it is not blamed
+        build(mini_project, out)
+    assert "disk is full" not in str(error.value)
