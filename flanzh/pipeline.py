@@ -40,7 +40,7 @@ from .errors import BuildError
 from .executors import check_executor, run_units
 from .formats import plan_task
 from .hashing import key_hashes
-from .mixture import Mixture, load_mixture, quotas, target_shares
+from .mixture import Mixture, check_task_ids, load_mixture, quotas, target_shares
 from .normalise import empty_rows, normalise
 from .project import Project
 from .readers import KEY, OUT_OF_SCOPE
@@ -49,6 +49,7 @@ from .render import compile_templates, render_plan
 from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks
+from .specs import task_ids as all_task_ids
 from .textnorm import source_text
 from .writer import (DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, disk_full_error,
                      output_target, shard_names)
@@ -518,7 +519,10 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     out = output_target(out)          # a symlinked --out: build the folder it points to
     check_executor(executor, workers)
     mixture = mixture or load_mixture(None)
+    if task_ids:                        # a task named twice is built once
+        task_ids = list(dict.fromkeys(task_ids))
     tasks = load_tasks(project, task_ids)
+    check_task_ids(mixture, all_task_ids(project))
     for task in tasks:                  # template errors before anything is read
         compile_templates(task)
     if mode.kind == "data_dir":

@@ -362,3 +362,69 @@ def test_a_write_cut_short_by_a_full_disk_is_named_as_such(mini_project, tmp_pat
     with pytest.raises(BuildError) as error:        # with room on the disk it is not blamed
         build(mini_project, out)
     assert "disk is full" not in str(error.value)
+
+
+# the command line and the mixture -------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "Invalid value for '--workers': Input should be greater than or equal to 1"),
+    (["--max-reject-rate", "2"],
+     "Invalid value for '--max-reject-rate': Input should be less than or equal to 1"),
+    (["--seed", "abc"], "Invalid value for '--seed': Input should be a valid integer, unable to "
+                        "parse string as an integer"),
+    (["--bogus"], "No such option: --bogus"),
+])
+def test_a_bad_option_value_prints_one_error_line(mini_project, tmp_path, monkeypatch, capsys,
+                                                   args, message):
+    code, captured = run_cli(["--root", str(mini_project.root), "build", "--out",
+                              str(tmp_path / "out"), *args], monkeypatch, capsys)
+    assert code == 2
+    assert len(captured.err.splitlines()) == 1, captured.err
+    assert captured.err.startswith(f"Error: {message}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_task_named_twice_is_built_once(mini_project, tmp_path, monkeypatch, capsys):
+    from flanzh.cli import main
+
+    (mini_project.root / "mixture.yaml").write_text(yaml.safe_dump({      # as the repo's
+        "dedup": {"near": {"enabled": True}}, "decontamination": {"enabled": True}}))
+
+    monkeypatch.setattr("sys.argv", ["flanzh", "--root", str(mini_project.root), "build",
+                                     "--tasks", "sim_afqmc,sim_afqmc", "--out",
+                                     str(tmp_path / "out")])
+    main()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert list(manifest["tasks"]) == ["sim_afqmc"]
+    from flanzh.mixture import load_mixture
+    policy = load_mixture(mini_project.root / "mixture.yaml")
+    once = build(mini_project, tmp_path / "once", task_ids=["sim_afqmc"], mixture=policy)
+    assert manifest["tasks"] == once["tasks"]
+    assert once["tasks"]["sim_afqmc"]["rows_written"] > 0
+    again = build(mini_project, tmp_path / "lib", task_ids=["sim_afqmc", "sim_afqmc"],
+                  mixture=policy)
+    assert again["tasks"] == once["tasks"]
+
+
+def _mixture(tmp_path, **changes):
+    path = tmp_path / "mixture.yaml"
+    path.write_text(yaml.safe_dump(changes), "utf-8")
+    from flanzh.mixture import load_mixture
+    return load_mixture(path, "mixture.yaml")
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"tasks": {"sim_afqcm": {"formats": {"max_exemplars": 1}}}},
+     "mixture.yaml: $.tasks: no task 'sim_afqcm' in task_specs/; did you mean sim_afqmc?"),
+    ({"dedup": {"near": {"enabled": True, "exempt": [["sim_afqmc", "summ_csl"]]}}},
+     "mixture.yaml: $.dedup.near.exempt[0][1]: no task 'summ_csl' in task_specs/; known "
+     "tasks: sim_afqmc"),
+    ({"weights": {"tasks": {"simafqmc": 2.0}}},
+     "mixture.yaml: $.weights.tasks: no task 'simafqmc' in task_specs/; did you mean "
+     "sim_afqmc?"),
+])
+def test_a_mixture_naming_an_unknown_task_is_refused(mini_project, tmp_path, changes, problem):
+    with pytest.raises(SpecError) as error:
+        build(mini_project, tmp_path / "out", mixture=_mixture(tmp_path, **changes))
+    assert error.value.problems == [problem]
+    assert not (tmp_path / "out").exists()
