@@ -428,3 +428,31 @@ def test_a_mixture_naming_an_unknown_task_is_refused(mini_project, tmp_path, cha
         build(mini_project, tmp_path / "out", mixture=_mixture(tmp_path, **changes))
     assert error.value.problems == [problem]
     assert not (tmp_path / "out").exists()
+
+
+# push -----------------------------------------------------------------------------------------
+
+from test_push import REPO, folder, hub, run  # noqa: E402,F401  (the stand-in hub's fixtures)
+
+
+def test_a_failed_commit_after_creating_the_repo_says_what_was_created(hub, folder):
+    hub.fail("commit", status=500)
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value) == (
+        "the commit failed: HTTP 500: injected failure of commit; nothing was committed, but "
+        f"this push created the dataset repo {REPO} (public, empty); run the same push again "
+        "to fill it")
+
+
+def test_a_failed_commit_after_creating_the_branch_says_so(hub, folder):
+    run(folder)
+    main_head = hub.head(REPO)
+    (folder / "rejects.jsonl").write_text("{}\n")
+    hub.fail("commit", status=500)
+    with pytest.raises(PushError) as error:
+        run(folder, revision="next")
+    assert str(error.value) == (
+        "the commit failed: HTTP 500: injected failure of commit; nothing was committed, but "
+        "this push created the branch next (a copy of main); run the same push again to fill it")
+    assert hub.head(REPO) == main_head
