@@ -205,8 +205,8 @@ def _no_space(exc: BaseException) -> bool:
     return "No space left on device" in text or "os error 28" in text
 
 
-def disk_full_error(exc: BaseException, folder: Path, previous: Path | None = None
-                    ) -> BuildError | None:
+def disk_full_error(exc: BaseException, folder: Path, previous: Path | None = None,
+                    elsewhere: str = "build into another --out") -> BuildError | None:
     """The error to report when ``exc`` (raised while writing into ``folder``) means the disk is
     full, else None. A full disk shows up as ENOSPC, or, in writers that lose the errno (polars
     reports a parquet file cut short as "Invalid thrift"), as any failure while the disk is
@@ -231,7 +231,7 @@ def disk_full_error(exc: BaseException, folder: Path, previous: Path | None = No
     if previous is not None and previous.is_dir():
         room += f"; the previous build there takes {_size(_folder_size(previous))}"
     return BuildError(f"the disk is full: no space left on the device holding {folder} ({room}); "
-                      f"free some space there, or build into another --out{quoted}")
+                      f"free some space there, or {elsewhere}{quoted}")
 
 
 class StagedOutput:

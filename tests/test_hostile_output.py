@@ -456,3 +456,94 @@ def test_a_failed_commit_after_creating_the_branch_says_so(hub, folder):
         "the commit failed: HTTP 500: injected failure of commit; nothing was committed, but "
         "this push created the branch next (a copy of main); run the same push again to fill it")
     assert hub.head(REPO) == main_head
+
+
+# export ---------------------------------------------------------------------------------------
+
+def _first_shard(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return manifest["tasks"]["sim_afqmc"]["shards"][0]
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("truncated", "is not a readable parquet file ({error}); rebuild the folder"),
+    ("empty", "is not a readable parquet file ({error}); rebuild the folder"),
+    ("missing", "is listed in manifest.json but missing; rebuild the folder"),
+    ("directory", "is listed in manifest.json but is not a file; rebuild the folder"),
+])
+def test_export_names_a_damaged_shard(folder, tmp_path, damage, problem):
+    from flanzh.export import export
+
+    shard = _first_shard(folder)
+    path = folder / shard
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "missing":
+        path.unlink()
+    else:
+        path.unlink()
+        path.mkdir()
+    with pytest.raises(BuildError) as error:
+        export(folder, "alpaca", tmp_path / "x.jsonl")
+    message = str(error.value)
+    assert message.startswith(f"{folder / shard}: ")
+    if "{error}" in problem:
+        head, tail = problem.split("{error}")
+        assert head in message and message.endswith(tail)
+        assert len(message.splitlines()) == 1
+    else:
+        assert message == f"{folder / shard}: {problem}"
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "is not valid JSON (line 1, column 2); rebuild the folder"),
+    ("[]", "is not a flanzh manifest (no 'tasks' table); rebuild the folder"),
+    ('{"tasks": {"sim_afqmc": {"shards": "data/x.parquet", "rows_written": 1}}}',
+     "is not a flanzh manifest ($.tasks.sim_afqmc.shards is not a list of paths); rebuild the "
+     "folder"),
+    ('{"tasks": {"sim_afqmc": {"shards": ["../../etc/passwd"], "rows_written": 1}}}',
+     "is not a flanzh manifest ($.tasks.sim_afqmc.shards names '../../etc/passwd', outside the "
+     "folder); rebuild the folder"),
+    ('{"tasks": {"sim_afqmc": {"shards": [], "rows_written": "many"}}}',
+     "is not a flanzh manifest ($.tasks.sim_afqmc.rows_written is not a count); rebuild the "
+     "folder"),
+])
+def test_export_names_an_invalid_manifest(folder, tmp_path, text, problem):
+    from flanzh.export import export
+
+    (folder / "manifest.json").write_text(text)
+    with pytest.raises(BuildError) as error:
+        export(folder, "alpaca", tmp_path / "x.jsonl")
+    assert str(error.value) == f"{folder / 'manifest.json'}: {problem}"
+
+
+@pytest.mark.parametrize("target", ["manifest.json", "README.md", "notes.jsonl", "data"])
+def test_export_never_writes_into_the_built_folder(folder, target):
+    from flanzh.export import export
+
+    before = tree(folder)
+    with pytest.raises(BuildError) as error:
+        export(folder, "alpaca", folder / target, per_task=target == "data")
+    assert str(error.value) == (f"{folder / target} is inside the built folder {folder}; write the "
+                                "export elsewhere (by default it goes beside the folder)")
+    assert tree(folder) == before
+
+
+def test_export_on_a_full_disk_says_so(folder, tmp_path, monkeypatch):
+    from flanzh import export as export_module
+
+    def no_space(self, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_module._AtomicLines, "write", no_space)
+    monkeypatch.setattr("shutil.disk_usage", _usage(0))
+    target = tmp_path / "exports" / "x.jsonl"
+    with pytest.raises(BuildError) as error:
+        export_module.export(folder, "alpaca", target)
+    assert str(error.value) == (f"the disk is full: no space left on the device holding "
+                                f"{target.parent} (0.0 KiB free); free some space there, or export "
+                                "to another --out")
+    assert list(target.parent.iterdir()) == []
