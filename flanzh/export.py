@@ -202,7 +202,8 @@ def export(folder: Path, fmt: str, out: Path | None = None, *, per_task: bool = 
     except BaseException as exc:
         if writer is not None:
             writer.discard()
-        full = disk_full_error(exc, out.parent, elsewhere="export to another --out") if isinstance(exc, OSError) else None
+        full = (disk_full_error(exc, out.parent, elsewhere="export to another --out")
+                if isinstance(exc, OSError) else None)
         if full is not None:
             raise full from exc
         raise
