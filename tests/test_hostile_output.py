@@ -5,6 +5,7 @@ failures. Each test pins one case that used to break."""
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,7 +58,6 @@ def test_editing_a_shard_in_place_never_reaches_the_cache(mini_project, tmp_path
     assert tree(out) == fresh
     with open(shard_paths(out)[0], "r+b") as handle:
         handle.truncate(10)
-    import shutil
     shutil.rmtree(out)
     build(mini_project, out)                                # the cache was never touched
     assert tree(out) == fresh
@@ -77,7 +77,6 @@ def test_a_corrupted_cache_entry_is_rebuilt(mini_project, tmp_path, damage):
             entry.write_bytes(entry.read_bytes()[:-30])
         else:
             entry.write_bytes(b"")
-    import shutil
     shutil.rmtree(out)
     build(mini_project, out)
     assert tree(out) == fresh
@@ -100,7 +99,6 @@ def test_a_source_edited_with_the_same_size_and_mtime_is_read_again(mini_project
     assert (source.stat().st_size, source.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
     build(mini_project, out)
     assert "借呗怎么关闭" in texts(out) and "花呗怎么关闭" not in texts(out)
-    import shutil
     shutil.rmtree(tmp_path / ".out.cache")                   # nor a library's own cache
     source.write_text(text, "utf-8")
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -166,8 +164,6 @@ def test_a_flanzh_output_holding_a_user_file_is_not_replaced(mini_project, tmp_p
 def test_an_empty_lock_file_does_not_let_a_second_build_in(mini_project, tmp_path):
     """A lock is held by an open file with an OS lock on it, not by the pid written into it:
     a build that created the lock file but has not written its pid yet still holds it."""
-    import fcntl
-
     out = tmp_path / "out"
     lock = tmp_path / "out.lock"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
@@ -187,7 +183,6 @@ def test_an_empty_lock_file_does_not_let_a_second_build_in(mini_project, tmp_pat
     finally:
         holder.kill()
         holder.wait()
-    assert fcntl is not None
     build(mini_project, out)          # the holder is gone: the OS released its lock
     assert (out / "manifest.json").is_file() and not lock.exists()
 
@@ -316,7 +311,6 @@ def test_ray_runs_from_the_folder_that_holds_a_checkout_named_flanzh(tmp_path):
 # a full disk ----------------------------------------------------------------------------------
 
 def _usage(free):
-    import shutil
     return lambda path: shutil._ntuple_diskusage(10 ** 9, 10 ** 9 - free, free)
 
 
