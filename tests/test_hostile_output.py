@@ -19,7 +19,6 @@ import yaml
 
 from flanzh.errors import BuildError, PushError, SpecError
 from flanzh.pipeline import build
-from test_corpus import clone_task
 
 
 def tree(folder):
