@@ -114,10 +114,13 @@ class OutputLock:
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 pid = _read_pid(fd)
                 os.close(fd)
                 raise self._busy(pid) from None
+            except OSError:                 # no locks on this filesystem, ...
+                os.close(fd)
+                raise
             try:                        # released and deleted by its holder meanwhile: retry
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
