@@ -34,7 +34,8 @@ def _project():
 
 
 def _split_ids(tasks: Optional[str]) -> list[str] | None:
-    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    """The ids of a comma-separated list, each once, in the order given."""
+    return list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip())) if tasks else None
 
 
 def _version(value: bool) -> None:
@@ -365,9 +366,22 @@ def main() -> None:
         typer.echo("Error: aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if isinstance(exc, _usage_errors()):    # a bad option or value: one line, no traceback
+            typer.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         raise
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """click's exception class, and the copy of it that newer typer versions vendor (which
+    click's own class does not catch)."""
+    import click
+
+    classes: list[type] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(VendoredClickException)
+    return tuple(classes)
