@@ -109,6 +109,10 @@ def _preprocessed(path: Path, encoding: str, label: str, options: dict, result: 
         texts = []
         for subdir, filename in docs:
             doc_path = evidence / subdir / filename
+            if not doc_path.resolve().is_relative_to(evidence):
+                raise SourceError(f"{path}: line {line_no}: document {subdir}/{filename} "
+                                  f"resolves outside {evidence}; documents must stay inside the "
+                                  "evidence folder")
             if not doc_path.is_file():
                 raise SourceError(f"{path}: line {line_no}: document {subdir}/{filename} is not in "
                                   f"{evidence}; expected every referenced document on disk")
