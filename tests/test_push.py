@@ -185,7 +185,8 @@ def test_dry_run_prints_the_operations_and_changes_nothing(hub, folder):
 def test_server_error_mid_commit_leaves_the_remote_unchanged(hub, folder):
     run(folder)
     shard = folder / "data/sim_afqmc/train-00000-of-00003.parquet"
-    pl.read_parquet(shard).head(5).write_parquet(shard)
+    pl.read_parquet(shard).with_columns(pl.col("targets").str.replace("相同", "一样")) \
+        .write_parquet(shard)
     head, files = hub.head(REPO), hub.files(REPO)
     hub.fail("commit", status=500)
     with pytest.raises(PushError) as error:
@@ -316,3 +317,97 @@ def test_cli_takes_the_endpoint_from_hf_endpoint(hub, folder, monkeypatch):
     assert text.splitlines()[0] == (f"dry run: push {folder} -> {hub.endpoint}/datasets/{REPO} "
                                     "(revision main)")
     assert REPO not in hub.state.repos
+
+
+# hostile or damaged folders (issue 19): nothing outside the folder, and nothing damaged, is sent
+
+def edit_manifest(folder, change):
+    import json
+
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), "utf-8")
+
+
+@pytest.mark.parametrize("field, value, where, why", [
+    ("rejects_file", "ABS", "$.rejects_file", "is absolute; push only uploads files inside FOLDER"),
+    ("report", ["report/report.md", "../secret.txt"], "$.report[1]",
+     "goes up a folder with '..'; push only uploads files inside FOLDER"),
+    ("shard", "data/../../secret.txt", "$.tasks.sim_afqmc.shards[0]",
+     "goes up a folder with '..'; push only uploads files inside FOLDER"),
+])
+def test_push_refuses_manifest_paths_outside_the_folder(hub, folder, tmp_path, field, value,
+                                                        where, why):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2\n", "utf-8")
+    value = str(secret) if value == "ABS" else value
+
+    def change(manifest):
+        if field == "shard":
+            manifest["tasks"]["sim_afqmc"]["shards"][0] = value
+        else:
+            manifest[field] = value
+
+    edit_manifest(folder, change)
+    shown = value[1] if isinstance(value, list) else value
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value) == (f"{folder}/manifest.json: {where}: '{shown}' "
+                                f"{why.replace('FOLDER', str(folder))}; rebuild the folder; "
+                                "nothing was uploaded")
+    assert hub.requests == [] and REPO not in hub.state.repos
+
+
+def test_push_refuses_a_symlink_in_the_folder_pointing_outside(hub, folder, tmp_path):
+    import os
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2\n", "utf-8")
+    (folder / "rejects.jsonl").unlink()
+    os.symlink(secret, folder / "rejects.jsonl")
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value) == (
+        f"{folder}/manifest.json: $.rejects_file: 'rejects.jsonl' resolves to {secret.resolve()}, "
+        f"outside {folder}; push only uploads files inside the folder; rebuild the folder; "
+        "nothing was uploaded")
+    assert hub.requests == []
+
+
+def test_push_cli_names_a_dotdot_report_path_without_a_traceback(hub, folder, monkeypatch):
+    edit_manifest(folder, lambda m: m.update(report=["../x.md"]))
+    code, text = cli(["push", str(folder), "--repo-id", REPO, "--endpoint", hub.endpoint],
+                     monkeypatch)
+    assert code == 1 and "Traceback" not in text
+    assert text == (f"Error: {folder}/manifest.json: $.report[0]: '../x.md' goes up a folder with "
+                    f"'..'; push only uploads files inside {folder}; rebuild the folder; nothing "
+                    "was uploaded\n")
+
+
+def test_a_truncated_shard_is_refused_before_anything_is_uploaded(hub, folder):
+    shard = folder / "data/sim_afqmc/train-00001-of-00003.parquet"
+    shard.write_bytes(shard.read_bytes()[:-100])
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value).startswith(f"{shard}: not a readable parquet file (")
+    assert str(error.value).endswith("); rebuild the folder; nothing was uploaded")
+    assert hub.requests == []
+
+
+def test_shards_whose_rows_differ_from_the_manifest_are_refused(hub, folder):
+    shard = folder / "data/sim_afqmc/train-00001-of-00003.parquet"
+    pl.read_parquet(shard).head(3).write_parquet(shard)
+    with pytest.raises(PushError) as error:
+        run(folder, dry_run=True)
+    assert str(error.value) == (f"{folder}: task sim_afqmc: its shards hold 23 rows but "
+                                "manifest.json says 30 were written; rebuild the folder; "
+                                "nothing was uploaded")
+    assert hub.requests == []
+
+
+def test_an_unreadable_manifest_is_a_clear_error(hub, folder):
+    (folder / "manifest.json").write_text('{"tasks": ', "utf-8")
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value).startswith(f"{folder}/manifest.json: not valid JSON (")
