@@ -291,13 +291,26 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback (with its chained causes) as plain text on stderr, scrubbed of the hub
+    token: a hub error can repeat the Authorization header back."""
+    import traceback
+
+    from .redact import scrub
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
     except FlanzhError as exc:
         if _state["debug"]:
-            raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
+            _print_traceback(exc)
+            sys.exit(1)
+        from .redact import scrub
+
+        for line in scrub(str(exc)).splitlines() or [type(exc).__name__]:
             typer.echo(f"Error: {line}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -314,4 +327,5 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        _print_traceback(exc)     # a flanzh bug: shown whole, but never with the token
+        sys.exit(1)

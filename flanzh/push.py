@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -190,10 +189,10 @@ def _size(n: int) -> str:
 # errors ------------------------------------------------------------------------------------
 
 def scrub(text: str, token: str | None) -> str:
-    """``text`` without the token (nor anything shaped like a hub token)."""
-    if token:
-        text = text.replace(token, "***")
-    return re.sub(r"hf_[A-Za-z0-9]{8,}", "hf_***", text)
+    """``text`` without the token (nor anything shaped like a hub token); see redact.py."""
+    from .redact import scrub as scrub_text
+
+    return scrub_text(text, token)
 
 
 def _transport_error(exc: BaseException) -> bool:
@@ -336,9 +335,23 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
          echo: Callable[[str], None] = print) -> PushResult:
     """Push the built ``folder`` to the dataset repo ``repo_id`` (``ORG/NAME``) in one commit.
     ``token`` and ``endpoint`` default to huggingface_hub's configuration (``HF_TOKEN`` or the
-    saved login; ``HF_ENDPOINT``). With ``dry_run`` nothing is sent that changes the hub."""
+    saved login; ``HF_ENDPOINT``). With ``dry_run`` nothing is sent that changes the hub.
+    Log records made meanwhile are scrubbed of the token."""
+    from .redact import scrubbed_logs
+
+    with scrubbed_logs(token):
+        return _push(folder, repo_id, private=private, revision=revision, dry_run=dry_run,
+                     delete_stale=delete_stale, token=token, endpoint=endpoint,
+                     message=message, echo=echo)
+
+
+def _push(folder: Path, repo_id: str, *, private: bool, revision: str | None, dry_run: bool,
+          delete_stale: bool, token: str | None, endpoint: str | None, message: str | None,
+          echo: Callable[[str], None]) -> PushResult:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
     from huggingface_hub.utils import get_token
+
+    from .redact import remember
 
     folder = Path(folder)
     manifest_path = folder / MANIFEST
@@ -358,6 +371,7 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
         raise PushError(f"--repo-id must be ORG/NAME, not {repo_id!r}")
     revision = revision or constants.DEFAULT_REVISION
     token = token or get_token()
+    remember(token)
     if constants.is_offline_mode():
         raise PushError("offline mode is on (HF_HUB_OFFLINE=1); unset it (or set "
                         "HF_HUB_OFFLINE=0) to push")

@@ -19,18 +19,19 @@ REPO = "flanzh-org/chinese-flan"
 
 
 @pytest.fixture
-def hub(monkeypatch, tmp_path):
+def hub(monkeypatch, tmp_path, request):
     """The test hub, with huggingface_hub pointed at it: online (conftest sets offline mode for
     every other test), Xet off (its own switch, so uploads take the plain LFS route the server
     implements), no telemetry (it would fetch a registry from huggingface.co), a token in
     HF_TOKEN, and any connection that is not to 127.0.0.1 refused."""
     from huggingface_hub import constants
 
-    server = HubServer(token=TOKEN).start()
+    token = getattr(request, "param", TOKEN)      # parametrize indirectly for another token
+    server = HubServer(token=token).start()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("HF_TOKEN", token)
     real_connect = socket.socket.connect
 
     def loopback_only(sock, address):
@@ -411,3 +412,43 @@ def test_an_unreadable_manifest_is_a_clear_error(hub, folder):
     with pytest.raises(PushError) as error:
         run(folder)
     assert str(error.value).startswith(f"{folder}/manifest.json: not valid JSON (")
+
+
+PLAIN_TOKEN = "plain-Secret-4711-not-hf-shaped"
+STATUS = {"commit": 500, "preupload": 403, "repo_info": 400}     # codes the client does not retry
+
+
+@pytest.mark.parametrize("hub", [TOKEN, PLAIN_TOKEN], indirect=True)
+@pytest.mark.parametrize("route", ["commit", "preupload", "repo_info"])
+def test_debug_tracebacks_never_show_a_token_the_hub_echoes_back(hub, folder, monkeypatch,
+                                                                 caplog, route):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    token = hub.state.token
+    hub.fail(route, status=STATUS[route], echo_auth=True)
+    code, text = cli(["--debug", "push", str(folder), "--repo-id", REPO, "--endpoint",
+                      hub.endpoint], monkeypatch)
+    assert code == 1
+    assert "Traceback (most recent call last)" in text and "PushError" in text
+    assert "Authorization: ***" in text     # the echo arrived, scrubbed
+    for shown in (text, caplog.text):
+        assert token not in shown and token[3:] not in shown
+    # and without --debug, the one-line error is scrubbed too
+    hub.fail(route, status=STATUS[route], echo_auth=True)
+    code, text = cli(["push", str(folder), "--repo-id", REPO, "--endpoint", hub.endpoint],
+                     monkeypatch)
+    assert code == 1 and "\nError: " in "\n" + text and "Traceback" not in text
+    assert token not in text and token[3:] not in text
+
+
+def test_scrub_removes_known_tokens_and_token_shapes(monkeypatch):
+    from flanzh.redact import scrub
+
+    monkeypatch.setenv("HF_TOKEN", PLAIN_TOKEN)
+    assert scrub(f"x {PLAIN_TOKEN} y") == "x *** y"
+    assert scrub("headers {'authorization': 'Bearer abc.def-123'}") == \
+        "headers {'authorization': '***'}"
+    assert scrub("Authorization: Bearer qwerty1234 sent") == "Authorization: *** sent"
+    assert scrub("sent Bearer qwerty1234") == "sent Bearer ***"
+    assert scrub("token hf_AbCdEfGh12345 leaked") == "token hf_*** leaked"
