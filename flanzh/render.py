@@ -65,6 +65,8 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
     env = env or make_environment()
     allowed = allowed_variables(task)
     field_types = {name: field.type for name, field in task.fields.items()}
+    if task.has_choices:
+        field_types[OPTIONS_VAR] = "list[str]"
     problems, compiled = [], []
     for template in task.templates:
         label = _template_label(task, template)

@@ -7,7 +7,8 @@ Checked when compiled (``flanzh validate``, ``lint``, ``build``), as an allowlis
   ``u()``, ``x['upper']()``: use a filter), no macros, blocks, imports, includes or extends;
 - only the filters in ALLOWED_FILTERS and the tests in ALLOWED_TESTS (no ``random``: builds are
   deterministic), also when named inside ``map``, ``select``, ``selectattr``, ...;
-- no attribute or item whose name starts with ``_``, no attribute of a text or number field;
+- no attribute or item whose name starts with ``_``, no attribute of a text, number or list
+  field (theirs are all methods);
 - at most MAX_DEPTH levels of nesting.
 
 Enforced when run, per template and row (``render_bounded``), whatever reaches the renderer:
@@ -352,12 +353,12 @@ def _named(node: nodes.Filter) -> list[str]:
 
 def policy_problems(ast: nodes.Template, field_types: dict[str, str] | None = None) -> list[str]:
     """What a parsed template does that templates may not do (``field_types``: the task's
-    declared fields and their types, to refuse attributes of text and numbers)."""
+    declared fields and their types, to refuse attributes of text, numbers and lists: theirs
+    are all methods)."""
     if depth(ast) > MAX_DEPTH:
         return [TOO_DEEP]
     problems = []
-    scalar = {name for name, kind in (field_types or {}).items()
-              if kind in ("str", "int", "float", "bool")}
+    scalar = {name for name, kind in (field_types or {}).items() if kind != "dict"}
     callees = {id(call.node) for call in ast.find_all(nodes.Call)}
     for node in ast.find_all(nodes.Node):
         if id(node) in callees and isinstance(node, nodes.Getattr) \

@@ -304,6 +304,10 @@ def test_deeply_nested_templates_are_refused_at_validate_in_one_line(mini_projec
       "input: refused: 'sentence1' is a str field; it has no item 'upper'"]),
     ("{{ [sentence1.nofield] }}",
      ["input: refused: 'sentence1' is a str field; it has no attribute 'nofield'"]),
+    ("{{ options.pop }}{{ options | abc }}",
+     ["input: refused: 'options' is a list[str] field; it has no attribute 'pop'"]),
+    ("{{ options['pop'] }}{{ options | abc }}",
+     ["input: refused: 'options' is a list[str] field; it has no item 'pop'"]),
     ("{{ sentence1 | random }}",
      ["input: refused: filter 'random' is not allowed; allowed: abc, abc_inline, circled, dunhao, "
       "first, huo, jiayi, join, last, length, letter_of, lines, list, lower, map, numbered, "
@@ -371,7 +375,8 @@ def test_the_sandbox_enforces_the_same_rules_at_render_time():
 
 
 def test_a_missing_attribute_drops_the_row_instead_of_writing_undefined(mini_project, tmp_path):
-    set_template(mini_project, 1, input="{{ [options.nofield] }}{{ sentence1 }}")
+    set_template(mini_project, 1, input="{% for c in sentence1 %}{{ [loop.nofield] }}{% endfor %}"
+                                        "{{ sentence1 }}")
     manifest = build(mini_project, tmp_path / "out", task_ids=["sim_afqmc"])
     import polars as pl
 
