@@ -302,8 +302,11 @@ def _print_traceback(exc: BaseException) -> None:
 
 
 def main() -> None:
+    from .redact import scrubbed_logs
+
     try:
-        app(standalone_mode=False)
+        with scrubbed_logs(None):       # no log record shows the hub token
+            app(standalone_mode=False)
     except FlanzhError as exc:
         if _state["debug"]:
             _print_traceback(exc)

@@ -41,9 +41,11 @@ def secrets() -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def scrub(text: str, token: str | None = None) -> str:
-    """``text`` without ``token``, any known token, or anything shaped like one."""
-    for secret in ([token] if token and len(token) >= 4 else []) + secrets():
+def scrub(text: str, token: str | None = None, known: list[str] | None = None) -> str:
+    """``text`` without ``token``, any known token (``known``, default: secrets()), or anything
+    shaped like one."""
+    for secret in ([token] if token and len(token) >= 4 else []) + (
+            secrets() if known is None else known):
         text = text.replace(secret, "***")
     for pattern, replacement in _SHAPES:
         text = pattern.sub(replacement, text)
@@ -54,6 +56,7 @@ def scrub(text: str, token: str | None = None) -> str:
 def scrubbed_logs(token: str | None) -> Iterator[None]:
     """Log records created meanwhile (by any library) carry a scrubbed message."""
     remember(token)
+    known = secrets()               # looked up once, not per record
     previous = logging.getLogRecordFactory()
 
     def factory(*args, **kwargs):
@@ -62,7 +65,7 @@ def scrubbed_logs(token: str | None) -> Iterator[None]:
             message = record.getMessage()
         except Exception:  # a malformed record is left for logging to report
             return record
-        record.msg, record.args = scrub(message, token), ()
+        record.msg, record.args = scrub(message, token, known), ()
         return record
 
     logging.setLogRecordFactory(factory)

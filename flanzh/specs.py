@@ -138,6 +138,8 @@ def _field_specs(raw_fields: dict) -> dict[str, FieldSpec]:
 def unsafe_path(path: str) -> str | None:
     """Why ``path`` (a source file, relative to the task's data folder) could leave that folder,
     or None when it cannot: absolute paths, drive letters, ``~`` and ``..`` are refused."""
+    if any(ord(c) < 32 for c in path):
+        return "contains a control character"
     if "\\" in path:
         return "uses a backslash; write the path with '/'"
     if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):

@@ -54,6 +54,7 @@ def secret(tmp_path):
      "goes up a folder with '..'"),
     ({"data": "~/secret.txt"}, "$.source.files.train.data", "is absolute"),
     ("sub\\..\\..\\secret.txt", "$.source.files.train", "uses a backslash; write the path with '/'"),
+    ("train.json\x00.txt", "$.source.files.train", "contains a control character"),
 ])
 def test_source_paths_outside_the_data_folder_are_refused_at_validate(mini_project, secret,
                                                                       entry, where, why):

@@ -452,3 +452,18 @@ def test_scrub_removes_known_tokens_and_token_shapes(monkeypatch):
     assert scrub("Authorization: Bearer qwerty1234 sent") == "Authorization: *** sent"
     assert scrub("sent Bearer qwerty1234") == "sent Bearer ***"
     assert scrub("token hf_AbCdEfGh12345 leaked") == "token hf_*** leaked"
+
+
+def test_log_records_are_scrubbed_while_the_cli_runs(monkeypatch, caplog):
+    import logging
+
+    from flanzh.redact import scrubbed_logs
+
+    monkeypatch.setenv("HF_TOKEN", PLAIN_TOKEN)
+    caplog.set_level(logging.DEBUG)
+    with scrubbed_logs(None):
+        logging.getLogger("some.library").debug("sent headers %s", {"authorization": "Bearer x1"})
+        logging.getLogger("some.library").warning("token is %s", PLAIN_TOKEN)
+    logging.getLogger("some.library").warning("after: %s", "plain")
+    assert [r.getMessage() for r in caplog.records] == [
+        "sent headers {'authorization': '***'}", "token is ***", "after: plain"]
