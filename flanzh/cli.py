@@ -348,13 +348,29 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback (with its chained causes) as plain text on stderr, scrubbed of the hub
+    token: a hub error can repeat the Authorization header back."""
+    import traceback
+
+    from .redact import scrub
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+
+
 def main() -> None:
+    from .redact import scrubbed_logs
+
     try:
-        app(standalone_mode=False)
+        with scrubbed_logs(None):       # no log record shows the hub token
+            app(standalone_mode=False)
     except FlanzhError as exc:
         if _state["debug"]:
-            raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
+            _print_traceback(exc)
+            sys.exit(1)
+        from .redact import scrub
+
+        for line in scrub(str(exc)).splitlines() or [type(exc).__name__]:
             typer.echo(f"Error: {line}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -369,7 +385,8 @@ def main() -> None:
         if isinstance(exc, _usage_errors()):    # a bad option or value: one line, no traceback
             typer.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        raise
+        _print_traceback(exc)     # a flanzh bug: shown whole, but never with the token
+        sys.exit(1)
 
 
 def _usage_errors() -> tuple[type, ...]:
