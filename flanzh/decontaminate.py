@@ -1,8 +1,23 @@
-"""Remove corpus rows that share a long character n-gram with any evaluation set.
+"""Remove corpus rows that hold a leaked evaluation item, and nothing else.
 
-Evaluation sets are every spec's ``splits.eval`` (read through the same reader) plus extra
-JSON-lines files named in the mixture policy. Text is normalised first (textnorm), and the check
-runs on source rows, before templates multiply them.
+Evaluation sets are every spec's ``splits.eval`` and held-out ``splits.benchmark`` (read through
+the same reader) plus extra JSON-lines files named in the mixture policy. A row, like an evaluation
+item, is its compared texts: the spec's ``decontamination.fields`` (default its text fields), each
+value and each list item a text of its own (a dialogue: the turn answered and the response).
+Text is normalised first (textnorm), and the check runs on source rows, before templates multiply
+them. A row matches when
+
+- one of its texts equals an evaluation text whole, of an item too short to hold an n-gram (an
+  AFQMC question pair, a TNEWS title);
+- its texts together equal an evaluation item's;
+- one of its texts shares an n-gram with an evaluation text,
+
+except that boilerplate is not evidence: an n-gram, text or item in more than ``max_eval_items``
+distinct evaluation items (a long text shared by several items, a passage and its questions,
+counts once), an n-gram at least half covered by such boilerplate in its evaluation text, a stock
+phrase a spec lists, and a match found in more than ``max_source_rows`` rows of the task checked
+(a long text shared by several rows counting once; with n-grams half covered by one) match
+nothing.
 
 How, for n-grams of n characters (13 by default), with k = (n + 1) // 2 and s = n - k + 1:
 
@@ -16,7 +31,13 @@ How, for n-grams of n characters (13 by default), with k = (n + 1) // 2 and s = 
   bitmap of the evaluation n-gram hashes and in their sorted list;
 - a hash hit is confirmed by comparing the code points with every evaluation n-gram of that hash,
   so the rows removed are exactly those a plain n-gram set lookup would remove, and the set named
-  is that of the first evaluation text holding the row's first shared n-gram.
+  is that of the first evaluation text holding the row's first shared n-gram;
+- boilerplate n-grams are counted exactly at freeze time (only hash groups with more entries than
+  the limit can be; collisions are told apart by code points) and left out of the lookup; the
+  source-side limit is applied to the n-grams found, counted over the rows' normalised texts;
+- whole texts and items are matched as normalised strings (built from the same code points) by
+  polars joins, so they are exact too. tests/test_decontaminate_policy.py checks all of it against
+  a plain Python definition.
 
 Rows go through in batches of about BATCH_CHARS characters, on a few threads (numpy and polars
 release the GIL), so memory stays bounded whatever the number of rows.
@@ -180,10 +201,11 @@ class EvalIndex:
     An evaluation set is made of items (a row: its compared fields), each of one or more texts.
     Boilerplate is not evidence: with ``max_eval_items``, an n-gram, a whole text or a whole item
     found in more than that many distinct evaluation items is left out; with ``max_source_rows``,
-    one found in more than that many distinct rows of the texts being checked (one task's rows,
-    told apart by their normalised compared text) is not a match there. ``ignore`` lists stock
-    phrases: their n-grams, and texts equal to one, never match. Whole texts and items shorter than
-    ``min_chars`` normalised characters are never matched whole."""
+    an n-gram, whole text or item found in more than that many rows of those checked (one task's;
+    a long text shared by several rows counts once) is not a match there. ``ignore``
+    lists stock phrases: their n-grams, and texts equal to one, never match. Texts are matched
+    whole when their item is too short to hold an n-gram (and the set was added with
+    ``whole_texts``); texts and items shorter than ``min_chars`` are never matched whole."""
 
     def __init__(self, ngram: int, *, max_eval_items: int | None = None,
                  max_source_rows: int | None = None, whole: bool = False, min_chars: int = 1,
@@ -209,15 +231,18 @@ class EvalIndex:
         self._seg_texts: list[np.ndarray] = []
         self._text_items: list[np.ndarray] = []      # per text: its item
         self._item_sets: list[np.ndarray] = []       # per item: its set (add order)
+        self._item_whole: list[np.ndarray] = []      # per item: its texts match whole
         self._norms: list[pl.Series] = []            # per text: normalised (with ``whole``)
         self._texts = 0
         self._items = 0
         self.boilerplate: dict = {"ngrams": 0, "texts": 0, "items": 0, "examples": []}
         self._frozen = False
 
-    def add(self, name: str, texts, items=None, count: int | None = None) -> None:
+    def add(self, name: str, texts, items=None, count: int | None = None,
+            whole_texts: bool = True) -> None:
         """Add an evaluation set: ``texts``, each its own item, unless ``items`` gives each text's
-        item (0-based, non-decreasing) and ``count`` the number of items."""
+        item (0-based, non-decreasing) and ``count`` the number of items; without
+        ``whole_texts`` its texts are not matched whole one by one (its items still are)."""
         texts = _series(texts)
         if items is None:
             items = np.arange(len(texts), dtype=np.int64)
@@ -246,6 +271,7 @@ class EvalIndex:
             base += len(points)
         self._text_items.append(items + self._items)
         self._item_sets.append(np.full(count, set_id, dtype=np.int64))
+        self._item_whole.append(np.full(count, whole_texts, dtype=bool))
         self._texts += len(texts)
         self._items += count
         self._names.append(name)
@@ -282,7 +308,9 @@ class EvalIndex:
         self._seg_starts, self._seg_texts = [self.seg_starts], [self.seg_texts]
         self.text_items = self._joined(self._text_items, np.int64)
         self.item_sets = self._joined(self._item_sets, np.int64)
+        self.item_whole = self._joined(self._item_whole, bool)
         self._text_items, self._item_sets = [self.text_items], [self.item_sets]
+        self._item_whole = [self.item_whole]
         norms = pl.concat(self._norms) if self._norms else pl.Series("norm", [], dtype=pl.Utf8)
         self._norms = [norms]
         self.text_chars = norms.str.len_chars().to_numpy().astype(np.int64)
@@ -391,8 +419,15 @@ class EvalIndex:
         item holding each; those in more than max_eval_items items are left out."""
         frame = pl.DataFrame({"norm": self._norms[0].alias("norm"), "item": self.text_items})
         limit = self.max_eval_items
-        values = (frame.filter((pl.col("norm").str.len_chars() >= self.min_chars)
-                               & ~pl.col("norm").is_in(self.ignore))
+        # the texts of items too short to hold an n-gram (a question pair, a title): a short
+        # question next to a passage is not the item, and sets added with whole_texts=False
+        # (dialogue turns) only match as whole items
+        longest = frame.group_by("item").agg(pl.col("norm").str.len_chars().max().alias("long"))
+        whole = pl.Series(np.flatnonzero(self.item_whole), dtype=pl.Int64)
+        values = (frame.join(longest, on="item")
+                  .filter((pl.col("norm").str.len_chars() >= self.min_chars)
+                          & (pl.col("long") < self.ngram) & pl.col("item").is_in(whole)
+                          & ~pl.col("norm").is_in(self.ignore))
                   .group_by("norm").agg(pl.col("item").n_unique().alias("n"),
                                         pl.col("item").min().alias("first")))
         items = (frame.group_by("item", maintain_order=True)
@@ -494,12 +529,12 @@ class EvalIndex:
             first = np.r_[True, (text_at[1:] != text_at[:-1]) | (cand[1:] != cand[:-1])]
             text_at, cand, target = text_at[first], cand[first], target[first]
             if self.max_source_rows is not None:
-                matched_rows = rows[text_at]
-                key_ids = (keys.filter(pl.col("row").is_in(np.unique(matched_rows)))
-                           .with_columns(pl.col("norm").rank("dense").alias("id")))
-                lookup = np.full(count, -1, dtype=np.int64)
-                lookup[key_ids["row"].to_numpy()] = key_ids["id"].to_numpy()
-                ids = lookup[matched_rows]
+                # counted over rows, but a long text shared by several rows (a passage and its
+                # questions) once
+                found = norms.gather(text_at)
+                ids = np.where(found.str.len_chars().to_numpy() >= SHARED_TEXT_CHARS,
+                               found.rank("dense").to_numpy().astype(np.int64),
+                               -1 - rows[text_at])
                 pair = np.lexsort((ids, target))
                 t, i = target[pair], ids[pair]
                 distinct = np.r_[True, (t[1:] != t[:-1]) | (i[1:] != i[:-1])]

@@ -32,7 +32,7 @@ DEFAULT_POLICY = {
     "dedup": {"exact": True, "near": {"enabled": False, "threshold": 0.85, "ngram": 5,
                                       "num_perm": 128, "exempt": []}},
     "decontamination": {"enabled": False, "ngram": 13, "extra": [],
-                        "boilerplate": {"eval_items": 10, "source_rows": 50},
+                        "boilerplate": {"eval_items": 10, "source_rows": 10},
                         "whole_min_chars": 4},
     "benchmark_splits": "exclude",
 }

@@ -314,7 +314,8 @@ def eval_index(project: Project, tasks: list[Task], mode: SourceMode, mixture: M
             rows = load_rows(project, task, mode, [split], text_only=True).rows
             if rows.height:
                 texts, at = compared_texts(task, rows)
-                index.add(f"{task.id}/{split}", texts, at, rows.height)
+                index.add(f"{task.id}/{split}", texts, at, rows.height,
+                          (task.spec.get("decontamination") or {}).get("whole_texts", True))
     for extra in mixture.decontamination["extra"]:
         path = Path(extra) if Path(extra).is_absolute() else base / extra
         items = read_extra_eval_file(path)

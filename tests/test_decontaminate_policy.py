@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from planted import (INSTRUCTION, RELEASE_NOTE, SOURCE_PHRASE, flattened,  # noqa: E402
                      planted_cases, precision_recall)
 
-POLICY = {"max_eval_items": 10, "max_source_rows": 50, "whole": True, "min_chars": 4}
+POLICY = {"max_eval_items": 10, "max_source_rows": 10, "whole": True, "min_chars": 4}
 
 
 def policy_index(eval_items, **overrides) -> EvalIndex:
@@ -111,10 +111,10 @@ def test_a_phrase_common_in_the_rows_checked_removes_none_of_them():
         return "".join(rng.choice(alphabet) for _ in range(size))
 
     eval_items = [[text(20) + SOURCE_PHRASE + text(20)] for _ in range(2)]
-    rows = [[text(rng.randint(0, 20)) + SOURCE_PHRASE + text(20)] for _ in range(51)]
-    assert removed(policy_index(eval_items), rows) == [False] * 51
-    assert removed(policy_index(eval_items), rows[:50]) == [True] * 50
-    # identical rows count once: a leaked item copied 60 times is still a leak
+    rows = [[text(rng.randint(0, 20)) + SOURCE_PHRASE + text(20)] for _ in range(11)]
+    assert removed(policy_index(eval_items), rows) == [False] * 11
+    assert removed(policy_index(eval_items), rows[:10]) == [True] * 10
+    # a long text shared by many rows counts once: a leaked passage copied 60 times still leaks
     leaked = [[eval_items[0][0]]] * 60
     assert removed(policy_index(eval_items), leaked) == [True] * 60
 
@@ -130,6 +130,15 @@ def test_an_evaluation_text_shorter_than_n_is_matched_whole():
     assert why[0] == ("text", "花呗怎么还款") and why[2] == ("text", "hello")
     # shorter than whole_min_chars: never matched whole
     assert removed(policy_index([["还款"]]), [["还款"]]) == [False]
+
+
+def test_short_texts_match_whole_only_in_short_items_of_sets_that_allow_it():
+    index = EvalIndex(13, **POLICY)
+    index.add("c3", ["男：你好，请问图书馆几点开门？女：早上八点。", "女的是做什么的"], [0, 0])
+    index.add("dialogue", *flattened([["你去过那里吗", "去过两次了"]]), whole_texts=False)
+    index.add("afqmc", *flattened([["花呗怎么还款", "借呗能提前还吗"]]))
+    rows = [["女的是做什么的"], ["去过两次了"], ["你去过那里吗", "去过两次了"], ["借呗能提前还吗"]]
+    assert index.matches(*flattened(rows), len(rows)) == [None, None, "dialogue", "afqmc"]
 
 
 def test_a_row_equal_to_an_evaluation_item_is_removed_even_when_its_texts_are_common():
@@ -169,15 +178,16 @@ def plain_find(eval_items, rows, n, limit, row_limit, min_chars, shared=50):
     values = Counter()
     for i, item in enumerate(eval_items):
         for t in set(item):
-            values[t] += 1
+            if max(map(len, item)) < n:
+                values[t] += 1
     items = Counter("\x1f".join(item) for item in eval_items)
     keys = ["\x1f".join(row) for row in rows]
     found = [[(t, a) for t in row for a in range(len(t) - n + 1) if t[a:a + n] in good]
              for row in rows]
     holders: dict[str, set] = {}
-    for key, hits in zip(keys, found):
+    for r, hits in enumerate(found):
         for t, a in hits:
-            holders.setdefault(t[a:a + n], set()).add(key)
+            holders.setdefault(t[a:a + n], set()).add(t if len(t) >= shared else r)
     row_common = {g for g, ks in holders.items() if len(ks) > row_limit}
     by_value: dict[str, set] = {}
     for key, row in zip(keys, rows):
