@@ -448,10 +448,9 @@ class EvalIndex:
             items = items.filter(pl.col("n") <= limit)
             self.boilerplate["examples"] = sorted(self.boilerplate["examples"] + examples,
                                                   key=lambda e: -e["eval_items"])[:10]
-        sets = pl.Series(self.item_sets)
         self.values = values.select("norm", pl.col("first").alias("eval_item"))
+        self.item_texts = self._norms[0].unique()
         self.items = items.select("norm", pl.col("first").alias("eval_item"))
-        del sets
 
     def owner_ids(self, texts, rows=None, count: int | None = None) -> np.ndarray:
         """For each row, the index (in add order) of the evaluation set it matches, or -1. Each
@@ -474,8 +473,8 @@ class EvalIndex:
         owners = np.full(count, -1, dtype=np.int64)
         why: dict[int, tuple[str, str]] = {}
         grams_on = len(self.hashes) > 0
-        whole_on = self.whole and (self.values.height or self.items.height)
-        strings_on = whole_on or (grams_on and self.max_source_rows is not None)
+        whole_on = self.whole and (self.values.height or self.items.height) > 0
+        strings_on = bool(whole_on)
         if not len(texts) or not (grams_on or whole_on):
             return owners, why
         batches = _batches(texts)
@@ -497,24 +496,30 @@ class EvalIndex:
         cand = self._joined([f[1] for f in found], np.int64)
         target = self._joined([f[2] for f in found], np.int64)
         norms = pl.concat([f[3] for f in found]) if strings_on else None
-        keys = key_ids = None
-        if strings_on:
-            keys = (pl.DataFrame({"row": rows, "norm": norms})
-                    .group_by("row", maintain_order=True)
-                    .agg(pl.col("norm").str.join(ITEM_SEPARATOR)))
         matched: list[tuple[np.ndarray, np.ndarray, list]] = []     # (rows, sets, whys) by kind
         if whole_on:
             frame = pl.DataFrame({"text": np.arange(len(texts)), "row": rows, "norm": norms})
+
+            def keys_of(selected: np.ndarray) -> pl.DataFrame:
+                """The rows' compared texts, normalised and joined: what a row is as an item."""
+                return (frame.filter(pl.col("row").is_in(pl.Series(selected, dtype=pl.Int64)))
+                        .group_by("row", maintain_order=True)
+                        .agg(pl.col("norm").str.join(ITEM_SEPARATOR).alias("key")))
+
             hit = frame.join(self.values, on="norm", how="inner")
             if self.max_source_rows is not None and hit.height:
-                hit = hit.join(keys.rename({"norm": "key"}), on="row")
+                hit = hit.join(keys_of(np.unique(hit["row"].to_numpy())), on="row")
                 many = (hit.group_by("norm").agg(pl.col("key").n_unique().alias("n"))
                         .filter(pl.col("n") > self.max_source_rows))
                 hit = hit.join(many, on="norm", how="anti")
             hit = hit.sort("text").unique("row", keep="first", maintain_order=True)
             matched.append((hit["row"].to_numpy(), self.item_sets[hit["eval_item"].to_numpy()],
                             [("text", t) for t in hit["norm"]]))
-            row_keys = keys.rename({"norm": "key"})
+            # a row can be an evaluation item only if each of its texts is an evaluation text
+            outside = ~norms.is_in(self.item_texts).to_numpy()
+            candidates = np.flatnonzero((np.bincount(rows[outside], minlength=count) == 0)
+                                        & (np.bincount(rows, minlength=count) > 0))
+            row_keys = keys_of(candidates)
             hit = row_keys.join(self.items.rename({"norm": "key"}), on="key", how="inner")
             if self.max_source_rows is not None and hit.height:
                 many = row_keys.group_by("key").len().filter(pl.col("len") > self.max_source_rows)
@@ -531,7 +536,12 @@ class EvalIndex:
             if self.max_source_rows is not None:
                 # counted over rows, but a long text shared by several rows (a passage and its
                 # questions) once
-                found = norms.gather(text_at)
+                if norms is None:
+                    unique, inverse = np.unique(text_at, return_inverse=True)
+                    found = pl.Series(normalise_texts(texts.gather(unique).to_list()),
+                                      dtype=pl.Utf8).gather(inverse)
+                else:
+                    found = norms.gather(text_at)
                 ids = np.where(found.str.len_chars().to_numpy() >= SHARED_TEXT_CHARS,
                                found.rank("dense").to_numpy().astype(np.int64),
                                -1 - rows[text_at])
