@@ -424,3 +424,28 @@ def test_benchmark_splits_policy_and_spec_keys_are_checked(tmp_path):
         load_task(Project(tmp_path), "nli_xnli_zh")
     assert ("task_specs/nli_xnli_zh.yaml: $.splits.benchmark[0]: split 'dev' has no entry in "
             "source.files (have: test, validation)") in info.value.problems
+
+
+# -- any shape of text ---------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FEW = st.sampled_from(["花", "呗", "Ａ", "a", "，", " ", "\u200d", "\ufe0f", "\u0301", "가", "😀"])
+TEXT = st.lists(FEW, max_size=70).map("".join)
+ITEM = st.lists(TEXT, min_size=1, max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ITEM, min_size=1, max_size=12), st.lists(ITEM, max_size=25), st.integers(2, 13),
+       st.integers(1, 3), st.integers(1, 3), st.integers(1, 6))
+def test_find_equals_the_plain_definition_on_any_text(eval_items, rows, n, limit, row_limit,
+                                                      min_chars):
+    rows = rows + [list(item) for item in eval_items[:3]]
+    index = EvalIndex(n, max_eval_items=limit, max_source_rows=row_limit, whole=True,
+                      min_chars=min_chars)
+    index.add("dev", *flattened(eval_items), len(eval_items))
+    owners, why = index.find(*flattened(rows), len(rows))
+    assert [why.get(i) for i in range(len(rows))] == plain_find(eval_items, rows, n, limit,
+                                                                 row_limit, min_chars)
+    assert ((owners >= 0) == [i in why for i in range(len(rows))]).all()
