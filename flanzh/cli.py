@@ -34,7 +34,24 @@ def _project():
 
 
 def _split_ids(tasks: Optional[str]) -> list[str] | None:
-    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    """The ids of a comma-separated list, each once, in the order given."""
+    return list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip())) if tasks else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"flanzh {__version__}")
+        raise typer.Exit()
+
+
+def _categories() -> list[str]:
+    """OpenBA's task types, from the spec schema (read here so `new-task --help` lists them)."""
+    import json
+
+    schema = Path(__file__).parent / "schemas" / "task_spec.schema.json"
+    return json.loads(schema.read_text("utf-8"))["properties"]["category"]["enum"]
 
 
 @app.callback()
@@ -42,6 +59,8 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     root: Annotated[Optional[Path], typer.Option(
         "--root", help="The flanzh checkout (holds task_specs/, templates/, samples/).")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print flanzh's version and exit.")] = False,
 ):
     _state["debug"], _state["root"] = debug, root
 
@@ -107,6 +126,8 @@ def build(
     for task_id, t in manifest["tasks"].items():
         drops = ", ".join(f"{r}={n}" for r, n in t["dropped"].items()) or "none dropped"
         cut = "".join(f"; {f} shortened in {n} rows" for f, n in t["truncated"].items() if n)
+        if t.get("cleaned"):
+            cut += "; cleaned " + ", ".join(f"{step} {n}" for step, n in t["cleaned"].items())
         typer.echo(f"  {task_id}: {t['rows_written']}/{t['rows_read']} ({drops}{cut})")
 
 
@@ -171,8 +192,11 @@ def lint(tasks: Annotated[Optional[list[str]], typer.Argument(help="Task ids (de
 @app.command("new-task")
 def new_task(
     task_id: Annotated[str, typer.Argument(help="New task id, e.g. senti_weibo.")],
-    category: Annotated[str, typer.Option("--category", help="One of OpenBA's 18 task types.")],
-    fmt: Annotated[str, typer.Option("--format", help="Raw format: jsonl, csv, ... or a reader.")],
+    category: Annotated[str, typer.Option(
+        "--category", help="One of OpenBA's task types: " + ", ".join(_categories()) + ".")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="Raw format: jsonl, json, csv, tsv, parquet, lines_by_label, or a reader "
+        "in flanzh/readers/ (its FORMATS).")],
 ):
     """Scaffold a task's spec, template file and sample; then fill in what `flanzh lint` reports."""
     from .scaffold import new_task as scaffold
@@ -273,6 +297,39 @@ def export(
     typer.echo(f"{result.total} records from {len(result.rows)} tasks as {fmt}")
 
 
+@app.command()
+def download(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the raw files go, DIR/<task_id>/.")],
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+):
+    """Fetch each task's raw files (resumable, checked against sources.lock) and list what must
+    be placed by hand."""
+    from .download import run_download
+    from .specs import load_tasks
+
+    project = _project()
+    selected = load_tasks(project, _split_ids(tasks))
+    if not run_download(project, selected, data_dir, typer.echo):
+        typer.echo("some sources need files placed by hand (listed above); then run "
+                   f"`flanzh doctor --data-dir {data_dir}`")
+        raise typer.Exit(1)
+
+
+@app.command()
+def lock(
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+    endpoint: Annotated[Optional[str], typer.Option(
+        "--endpoint", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")] = None,
+):
+    """Download every source once and record its size and sha256, and each hub revision's
+    commit, in sources.lock (needs the network)."""
+    from .download import run_lock
+    from .specs import load_tasks
+
+    project = _project()
+    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint)
+
+
 @app.command("list")
 def list_tasks():
     """Every task: category, template count, source, license."""
@@ -309,9 +366,22 @@ def main() -> None:
         typer.echo("Error: aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if isinstance(exc, _usage_errors()):    # a bad option or value: one line, no traceback
+            typer.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         raise
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """click's exception class, and the copy of it that newer typer versions vendor (which
+    click's own class does not catch)."""
+    import click
+
+    classes: list[type] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(VendoredClickException)
+    return tuple(classes)

@@ -95,10 +95,6 @@ class Mixture:
         splits = task.eval_splits + [s for s in task.benchmark_splits if s not in task.eval_splits]
         return [s for s in splits if s not in corpus]
 
-    def held_out(self, task: Task) -> list[str]:
-        """Benchmark splits the spec trains on (or would) that this policy keeps out."""
-        return [] if self.include_benchmarks else list(task.benchmark_splits)
-
 
 def _merge(base: dict, override: dict) -> dict:
     merged = dict(base)
@@ -126,6 +122,29 @@ def load_mixture(path: Path | None, label: str | None = None) -> Mixture:
     if problems:
         raise SpecError(problems)
     return Mixture(_merge(DEFAULT_POLICY, document), path=label)
+
+
+def check_task_ids(mixture: Mixture, known: list[str]) -> None:
+    """Refuse task ids the policy names (``tasks:``, ``weights.tasks``, ``dedup.near.exempt``)
+    that are not tasks of the project: a typo there would otherwise silently do nothing."""
+    from difflib import get_close_matches
+
+    label, policy, known_set = mixture.path or "mixture policy", mixture.policy, set(known)
+    named: list[tuple[str, object]] = [("$.tasks", t) for t in policy.get("tasks") or {}]
+    if isinstance(policy.get("weights"), dict):
+        named += [("$.weights.tasks", t) for t in policy["weights"].get("tasks") or {}]
+    for i, pair in enumerate(policy["dedup"]["near"].get("exempt") or []):
+        named += [(f"$.dedup.near.exempt[{i}][{j}]", t) for j, t in enumerate(pair)]
+    problems = []
+    for where, task_id in named:
+        if task_id in known_set:
+            continue
+        close = get_close_matches(str(task_id), known, n=3, cutoff=0.6)
+        hint = (f"did you mean {', '.join(close)}?" if close else
+                f"known tasks: {', '.join(sorted(known))}")
+        problems.append(f"{label}: {where}: no task '{task_id}' in task_specs/; {hint}")
+    if problems:
+        raise SpecError(problems)
 
 
 def _raw_weights(mixture: Mixture, tasks: list[Task], available: dict[str, int]) -> dict[str, float]:

@@ -176,6 +176,17 @@ def _after_commit(exc: BaseException) -> str:
     return NOTHING_CHANGED
 
 
+def _with_created(after: str, created: list[str]) -> str:
+    """What to say after a failure, once this push has created a repo or branch."""
+    if not created:
+        return after
+    what = " and ".join(created)
+    if after == NOTHING_CHANGED:
+        return (f"nothing was committed, but this push created {what}; run the same push again "
+                "to fill it")
+    return f"{after} (this push created {what})"
+
+
 @contextlib.contextmanager
 def _stage(what: str, token: str | None,
            after: Callable[[BaseException], str] = lambda exc: NOTHING_CHANGED) -> Iterator[None]:
@@ -297,12 +308,15 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
 
     with _stage(f"reading {repo_id} on {endpoint}", token):
         remote = read_remote(api, repo_id, revision)
+    created: list[str] = []           # said when a later step fails: the hub is not unchanged
     if not remote.exists:
         result.steps.append(Step("create-repo", repo_id, "private" if private else "public"))
         if not dry_run:
             with _stage(f"creating the dataset repo {repo_id}", token):
                 api.create_repo(repo_id, repo_type=REPO_TYPE, private=private or None,
                                 exist_ok=True)
+                created.append(f"the dataset repo {repo_id} "
+                               f"({'private' if private else 'public'}, empty)")
                 remote = read_remote(api, repo_id, revision)
     elif private and remote.private is False:
         echo(f"note: {repo_id} exists and is public; --private only applies when creating it")
@@ -311,6 +325,7 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
         if not dry_run and remote.exists:
             with _stage(f"creating the branch {revision}", token):
                 api.create_branch(repo_id, branch=revision, repo_type=REPO_TYPE, exist_ok=True)
+                created.append(f"the branch {revision} (a copy of main)")
                 remote = read_remote(api, repo_id, revision)
 
     steps, uploads, deletes = plan(folder, manifest, remote, delete_stale=delete_stale)
@@ -337,10 +352,11 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
         f.source if isinstance(f.source, bytes) else str(f.source))) for f in uploads]
     operations = additions + [CommitOperationDelete(path_in_repo=p, is_folder=False)
                               for p in deletes]
-    with _stage("uploading files", token, after=lambda exc: NOTHING_CHANGED):
+    with _stage("uploading files", token,
+                after=lambda exc: _with_created(NOTHING_CHANGED, created)):
         api.preupload_lfs_files(repo_id, additions=additions, repo_type=REPO_TYPE,
                                 revision=revision, free_memory=False)
-    with _stage("the commit", token, after=_after_commit):
+    with _stage("the commit", token, after=lambda exc: _with_created(_after_commit(exc), created)):
         info = api.create_commit(repo_id, operations, commit_message=title,
                                  commit_description=summary, repo_type=REPO_TYPE,
                                  revision=revision, parent_commit=remote.head)

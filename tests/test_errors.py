@@ -105,14 +105,17 @@ def test_missing_download_lists_files_and_where_to_get_them(mini_project, tmp_pa
         "leaving out --data-dir")
 
 
-def test_unpinned_hub_revision_is_refused(mini_project):
+def test_unpinned_hub_revision_unresolvable_offline_says_how_to_lock_it(mini_project):
     task = load_task(mini_project, "sim_afqmc")
     with pytest.raises(SourceError) as error:
         read_split(mini_project, task, "train", SourceMode("hub"))
-    assert str(error.value) == (
-        "task_specs/sim_afqmc.yaml: $.source.hub.revision: 'main' is not a commit sha, so the "
-        "build would not be reproducible; pin it to the 40-character commit of clue/clue you "
-        "mean to build from")
+    assert str(error.value).startswith(
+        "task_specs/sim_afqmc.yaml: $.source.hub.revision: 'main' is not a commit sha and "
+        "sources.lock has no commit for it, and resolving it failed (cannot resolve clue/clue@main "
+        "on the hub: ")
+    assert str(error.value).endswith(
+        "run `flanzh lock --tasks sim_afqmc` where the hub is reachable, or pin the revision to a "
+        "commit")
 
 
 def test_normalise_names_a_missing_source_column(mini_project):
@@ -169,14 +172,12 @@ def test_cli_preview_shows_rendered_chinese(project):
 
 
 def test_a_build_from_downloads_lists_every_missing_file_at_once(mini_project, tmp_path):
-    from conftest import PROJECT
-    from flanzh.mixture import load_mixture
-    from test_corpus import clone_task
+    from test_corpus import clone_task, policy
 
     clone_task(mini_project, "sim_second", [{"sentence1": "甲", "sentence2": "乙", "label": "1"}])
     with pytest.raises(SourceError) as error:
         build(mini_project, tmp_path / "out", mode=SourceMode("data_dir", tmp_path / "raw"),
-              mixture=load_mixture(PROJECT.root / "mixture.yaml"))     # decontamination on
+              mixture=policy(tmp_path))     # the repo's policy: decontamination on
     lines = str(error.value).splitlines()
     assert [line.split(":")[0] for line in lines] == ["task sim_afqmc", "task sim_second"]
     assert lines[0].startswith(f"task sim_afqmc: missing source file(s) under "
