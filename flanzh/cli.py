@@ -37,6 +37,37 @@ def _split_ids(tasks: Optional[str]) -> list[str] | None:
     return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
 
 
+AVAILABLE = "available"
+
+
+def _task_ids(project, tasks: Optional[str], data_dir: Optional[Path]) -> list[str]:
+    """The ids ``--tasks`` names; every task for ``available`` (narrowed once the policy is
+    known, by _available)."""
+    from .specs import task_ids
+
+    if tasks == AVAILABLE:
+        if data_dir is None:
+            raise FlanzhError("--tasks available picks the tasks whose files are under "
+                              "--data-dir; give --data-dir DIR")
+        return task_ids(project)
+    return _split_ids(tasks) or task_ids(project)
+
+
+def _available(project, ids: list[str], mode, policy) -> list[str]:
+    """The tasks whose files are all present; one line for each task skipped."""
+    from .sources import available_tasks
+    from .specs import load_tasks
+
+    ready, skipped = available_tasks(project, load_tasks(project, ids), mode,
+                                     with_eval=policy.decontamination["enabled"])
+    for task_id, why in skipped.items():
+        typer.echo(f"skipped {task_id}: {why}")
+    if not ready:
+        raise FlanzhError(f"no task has all its files under {mode.data_dir}; run "
+                          f"`flanzh doctor --data-dir {mode.data_dir}` to see what each needs")
+    return [t.id for t in ready]
+
+
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -49,7 +80,9 @@ def main_options(
 @app.command()
 def build(
     out: Annotated[Path, typer.Option("--out", help="Output folder (hub layout).")] = Path("out"),
-    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+    tasks: Annotated[Optional[str], typer.Option(
+        "--tasks", help="Comma-separated task ids, or 'available': with --data-dir, the tasks "
+        "whose files are all there.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for every random choice.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(
         "--data-dir", help="Folder of downloaded raw files, DIR/<task_id>/<file>.")] = None,
@@ -83,13 +116,15 @@ def build(
     mode = (SourceMode("hub") if from_hub else
             SourceMode("data_dir", data_dir) if data_dir else SourceMode("samples"))
     project = _project()
-    ids = _split_ids(tasks) or task_ids(project)
+    ids = _task_ids(project, tasks, data_dir)
     for task in load_tasks(project, ids):    # spec and template errors before the progress bar
         compile_templates(task)
     seed = DEFAULT_SEED if seed is None else seed
     if mixture is None and (project.root / "mixture.yaml").is_file():
         mixture = project.root / "mixture.yaml"
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
+    if tasks == AVAILABLE:
+        ids = _available(project, ids, mode, policy)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True, console=_stderr_console()) as progress:
         bar = progress.add_task("building", total=progress_total(len(ids)))
@@ -139,18 +174,68 @@ def preview(
     n: Annotated[int, typer.Option("-n", help="How many sample rows.")] = 3,
     template: Annotated[Optional[str], typer.Option("--template", help="Template id.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", help="Render rows of your downloaded files, DIR/<task_id>/<file>.")] = None,
 ):
-    """Render real sample rows so you can read the Chinese output."""
+    """Render real rows (the bundled sample, or your files with --data-dir) so you can read the
+    Chinese output."""
     from .pipeline import DEFAULT_SEED
     from .preview import preview_rows
+    from .sources import SourceMode
 
     _offline()
+    mode = SourceMode("data_dir", data_dir) if data_dir else SourceMode()
     for row in preview_rows(_project(), task, n=n, template_id=template,
-                            seed=DEFAULT_SEED if seed is None else seed):
+                            seed=DEFAULT_SEED if seed is None else seed, mode=mode):
         typer.echo(f"── {row['source_key']} · {row['template_id']} ({row['format']})")
         typer.echo(row["inputs"])
         typer.echo("→ " + row["targets"].replace("\n", "\n  "))
         typer.echo("")
+
+
+@app.command()
+def doctor(
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", help="Folder of downloaded raw files, DIR/<task_id>/<file> (default: the "
+        "bundled samples).")] = None,
+    tasks: Annotated[Optional[str], typer.Option(
+        "--tasks", help="Comma-separated task ids, or 'available' (the tasks whose files are all "
+        "there).")] = None,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Records read from each file.")] = 300,
+):
+    """Before a long build: for every task, which files are present or missing, which layout each
+    has, and what the build would make of its first rows; exit 1 when a task is not ready."""
+    from .doctor import run
+    from .mixture import load_mixture
+    from .pipeline import DEFAULT_SEED
+    from .sources import SourceMode, available_tasks
+    from .specs import load_tasks
+
+    _offline()
+    project = _project()
+    if data_dir is not None and not data_dir.is_dir():
+        raise FlanzhError(f"--data-dir {data_dir}: no such folder")
+    mode = SourceMode("data_dir", data_dir) if data_dir else SourceMode()
+    policy_file = project.root / "mixture.yaml"
+    policy = load_mixture(policy_file if policy_file.is_file() else None,
+                          project.relative(policy_file))
+    with_eval = policy.decontamination["enabled"]
+    selected = load_tasks(project, None if tasks == AVAILABLE else _split_ids(tasks))
+    if tasks == AVAILABLE:
+        selected, skipped = available_tasks(project, selected, mode, with_eval)
+        for task_id, why in skipped.items():
+            typer.echo(f"skipped {task_id}: {why}")
+    from rich.console import Console
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    reports = run(project, selected, mode, console, rows=rows, with_eval=with_eval,
+                  seed=DEFAULT_SEED)
+    not_ready = [r.task.id for r in reports if r.status != "ready"]
+    if not_ready:
+        hint = (f"; build the ready ones with `flanzh build --data-dir {data_dir} --tasks available`"
+                if data_dir is not None and len(not_ready) < len(reports) else "")
+        raise FlanzhError(f"{len(not_ready)} of {len(reports)} tasks not ready: "
+                          f"{', '.join(not_ready)}{hint}")
 
 
 @app.command()
