@@ -202,13 +202,17 @@ def doctor(
         "--tasks", help="Comma-separated task ids, or 'available' (the tasks whose files are all "
         "there).")] = None,
     rows: Annotated[int, typer.Option("--rows", min=1, help="Records read from each file.")] = 300,
+    mixture: Annotated[Optional[Path], typer.Option(
+        "--mixture", help="The build's policy (default: mixture.yaml in the project, if present).")] = None,
 ):
     """Before a long build: for every task, which files are present or missing, which layout each
     has, and what the build would make of its first rows; exit 1 when a task is not ready."""
+    from rich.console import Console
+
     from .doctor import run
     from .mixture import load_mixture
     from .pipeline import DEFAULT_SEED
-    from .sources import SourceMode, available_tasks
+    from .sources import SourceMode
     from .specs import load_tasks
 
     _offline()
@@ -216,19 +220,14 @@ def doctor(
     if data_dir is not None and not data_dir.is_dir():
         raise FlanzhError(f"--data-dir {data_dir}: no such folder")
     mode = SourceMode("data_dir", data_dir) if data_dir else SourceMode()
-    policy_file = project.root / "mixture.yaml"
-    policy = load_mixture(policy_file if policy_file.is_file() else None,
-                          project.relative(policy_file))
-    with_eval = policy.decontamination["enabled"]
-    selected = load_tasks(project, None if tasks == AVAILABLE else _split_ids(tasks))
+    if mixture is None and (project.root / "mixture.yaml").is_file():
+        mixture = project.root / "mixture.yaml"
+    policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
+    ids = _task_ids(project, tasks, data_dir)
     if tasks == AVAILABLE:
-        selected, skipped = available_tasks(project, selected, mode, with_eval)
-        for task_id, why in skipped.items():
-            typer.echo(f"skipped {task_id}: {why}")
-    from rich.console import Console
-
+        ids = _available(project, ids, mode, policy)
     console = Console(width=None if sys.stdout.isatty() else 160)
-    reports = run(project, selected, mode, console, rows=rows, with_eval=with_eval,
+    reports = run(project, load_tasks(project, ids), mode, console, rows=rows, mixture=policy,
                   seed=DEFAULT_SEED)
     not_ready = [r.task.id for r in reports if r.status != "ready"]
     if not_ready:

@@ -5,27 +5,30 @@ For each file the spec names it reports presence, size, and the layout sniffed f
 bytes (gzip, zip, parquet, JSON lines, one JSON document, JSON objects back to back, CSV/TSV with
 their header, text lines; the encoding), compared with the bundled sample of the same file, which
 is written in the real upstream layout. Then it reads a bounded prefix of each file (the first
-``rows`` records; a one-document JSON file is read whole) through the same reader, normaliser,
-renderer and record checks as the build, and counts the rows that would be dropped by reason.
-Nothing is written outside a temporary folder.
+``rows`` records; a one-document JSON file, and a split of several files that may be joined row by
+row, are read whole up to a size) through the same reader and normaliser as the build, renders and
+checks the first ``rows`` rows with the build's policy, and counts the rows that would be dropped
+by reason. Nothing is written outside a temporary folder.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import gzip
 import json
-import shutil
+import logging
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .encoding import _CANDIDATES
 from .errors import FlanzhError
-from .mixture import load_mixture
+from .mixture import Mixture, load_mixture
 from .normalise import empty_rows, normalise
 from .project import Project
 from .readers import OUT_OF_SCOPE
@@ -41,16 +44,17 @@ WHOLE_DOCUMENT_MAX = 256 << 20
 WHOLE_SPLIT_MAX = 64 << 20
 # Drop reasons that are how the build works, not something wrong with the data.
 _NOT_PROBLEMS = ("held_for_exemplars", "over_quota")
-DEFAULT_MAX_REJECT_RATE = 0.5     # as in pipeline (not imported: keeps doctor's imports light)
 
 JSON_LINES = "JSON lines"
 JSON_DOCUMENT = "one JSON document"
 JSON_CONCATENATED = "JSON objects back to back"
 TEXT_LINES = "text lines"
 TEXT_BLOCKS = "text blocks"          # records separated by blank lines (CoNLL, dialogues)
+DAMAGED_GZIP = "damaged gzip"
 JSON_ONE_LINE = "one JSON object on one line"    # JSON lines with one record, or a document
 _SAME = [{TEXT_LINES, TEXT_BLOCKS}, {JSON_ONE_LINE, JSON_LINES}, {JSON_ONE_LINE, JSON_DOCUMENT}]
 NOTES_PER_TASK = 3
+NEAR_NAMES_SCANNED = 1000
 NOTE_CHARS = 120
 
 
@@ -110,9 +114,9 @@ class TaskReport:
 
 # --- layout sniffing -------------------------------------------------------------------------
 
-def _head(path: Path, limit: int = SNIFF_BYTES) -> tuple[bytes, bool, bool]:
-    """The first ``limit`` bytes (decompressed for gzip), whether that is the whole file, and
-    whether the file is gzip-compressed."""
+def _head(path: Path, limit: int = SNIFF_BYTES) -> tuple[bytes | None, bool, bool]:
+    """The first ``limit`` bytes (decompressed for gzip; None when that fails), whether that is
+    the whole file, and whether the file is gzip-compressed."""
     with open(path, "rb") as handle:
         magic = handle.read(2)
     if magic == b"\x1f\x8b":
@@ -120,7 +124,7 @@ def _head(path: Path, limit: int = SNIFF_BYTES) -> tuple[bytes, bool, bool]:
             with gzip.open(path, "rb") as handle:
                 data = handle.read(limit + 1)
         except (OSError, EOFError):
-            data = b""
+            return None, True, True          # damaged: see sniff
         return data[:limit], len(data) <= limit, True
     with open(path, "rb") as handle:
         data = handle.read(limit + 1)
@@ -141,6 +145,8 @@ def _decodes(data: bytes, encoding: str, complete: bool) -> int | None:
 def sniff(path: Path, encoding: str) -> Layout:
     """The layout of ``path`` from its first bytes."""
     data, complete, gzipped = _head(path)
+    if data is None:
+        return Layout(DAMAGED_GZIP, gzip=True)
     if data[:4] == b"PK\x03\x04":
         return Layout("zip archive")
     if data[:4] == b"PAR1":
@@ -197,39 +203,45 @@ def _structure(text: str, complete: bool) -> Layout:
     return Layout(TEXT_BLOCKS if inner_blank else TEXT_LINES)
 
 
-def _layout_problems(report: FileReport, task: Task) -> list[str]:
-    """What is wrong with the file's layout: packing, encoding, then shape against the sample."""
+def _layout_problems(report: FileReport, task: Task) -> tuple[list[str], list[str]]:
+    """What is wrong with the file's layout: (packing, encoding or emptiness, which reading would
+    only repeat; its shape against the bundled sample, which only reading can confirm, since a
+    reader may accept more than one layout)."""
     layout, expected, name = report.layout, report.expected, report.name
     encoding = task.source.get("encoding", "utf-8")
     if layout.kind == "zip archive":
         return [f"{name} is a zip archive; unpack it and put the file(s) it holds under "
-                f"{report.path.parent}/ as source.files names them"]
+                f"{report.path.parent}/ as source.files names them"], []
+    if layout.kind == DAMAGED_GZIP:
+        return [f"{name}: gzip data is damaged and cannot be unpacked; download it again"], []
     if layout.gzip and not name.endswith(".gz"):
-        return [f"{name} is gzip-compressed but the spec names a plain file; unpack it (gunzip)"]
+        return [f"{name} is gzip-compressed but the spec names a plain file; unpack it (gunzip)"], []
     if not layout.gzip and name.endswith(".gz") and layout.kind not in ("empty", "parquet"):
-        return [f"{name} is named .gz but is not gzip-compressed; download the .gz file again"]
-    problems = []
+        return [f"{name} is named .gz but is not gzip-compressed; download the .gz file again"], []
+    if layout.kind == "empty" and report.split in task.train_splits:
+        return [f"{name} is empty; download it again"], []
+    blocking, shape = [], []
     if layout.bad_byte is not None:
         found = (f"the file looks like {layout.encoding}: set source.encoding: {layout.encoding} "
                  f"if this copy is the one you want, or download the {encoding} copy the spec "
                  "describes" if layout.encoding else
                  f"it is not valid in any of {', '.join(_CANDIDATES)}; check the download")
-        problems.append(f"{name}: byte {layout.bad_byte}: cannot decode as {encoding} "
+        blocking.append(f"{name}: byte {layout.bad_byte}: cannot decode as {encoding} "
                         f"(source.encoding); {found}")
     if expected is None or expected.kind in ("", "empty") or layout.kind == "empty":
-        return problems
+        return blocking, shape
     if layout.kind != expected.kind and {layout.kind, expected.kind} not in _SAME:
-        problems.append(f"{name} is {layout.kind}; the reader expects {expected.kind} "
-                        "(as in the bundled sample)")
+        shape.append(f"{name} is {layout.kind}; the reader expects {expected.kind} "
+                     "(as in the bundled sample)")
     elif (expected.header is not None and layout.header is not None
             and task.source["format"] in ("csv", "tsv")
             and "column_names" not in task.source.get("reader_options", {})):
         lacking = [c for c in expected.header if c not in layout.header]
         if lacking:
-            problems.append(f"{name}: header has no column {', '.join(lacking)} (it has "
-                            f"{', '.join(layout.header)}; the sample's is "
-                            f"{', '.join(expected.header)})")
-    return problems
+            shape.append(f"{name}: header has no column {', '.join(lacking)} (it has "
+                         f"{', '.join(layout.header)}; the sample's is "
+                         f"{', '.join(expected.header)})")
+    return blocking, shape
 
 
 # --- bounded prefix --------------------------------------------------------------------------
@@ -321,9 +333,10 @@ def _describe_drops(dropped: Counter) -> str:
 
 
 def check_task(project: Project, task: Task, mode: SourceMode, *, rows: int, with_eval: bool,
-               seed: int) -> TaskReport:
+               seed: int, mixture: Mixture | None = None) -> TaskReport:
     """Presence, layout and a bounded read of one task's files."""
     report = TaskReport(task)
+    shape: list[str] = []
     encoding = task.source.get("encoding", "utf-8")
     base = source_dir(project, task, mode)
     needed = needed_splits(task, mode, with_eval)
@@ -339,22 +352,50 @@ def check_task(project: Project, task: Task, mode: SourceMode, *, rows: int, wit
                 file.layout = sniff(path, encoding)
                 if mode.kind != "samples":
                     file.expected = _sample_layout(project, task, name, encoding)
-                report.problems += _layout_problems(file, task)
+                blocking, suspect = _layout_problems(file, task)
+                report.problems += blocking
+                shape += suspect
             report.files.append(file)
     if report.missing:
-        names = ", ".join(f.name for f in report.missing)
+        names = ", ".join(f.name + _near_names(f, base, task) for f in report.missing)
         where = _shown(project, base, mode) + "/"
         report.problems.insert(0, f"missing {names} under {where}; download "
                                   f"{task.source['dataset']} from {task.source['download']}")
         return report
-    if report.problems:         # a zip, a wrong encoding, another layout: reading says no more
+    if report.problems:         # a zip, a wrong encoding: reading would say no more
+        report.problems += shape
         return report
-    _read_prefix(project, task, mode, report, splits, rows, seed)
+    _read_prefix(project, task, mode, report, splits, rows, seed, mixture or load_mixture(None))
+    if report.problems:
+        report.problems[:0] = shape
+    else:                       # another layout than the sample's, which the reader accepts
+        report.notes[:0] = [f"{line}, but it reads it" for line in shape]
     return report
 
 
+def _near_names(file: FileReport, base: Path, task: Task) -> str:
+    """Files in the task's folder whose name is close to a missing one (OCNLI's train.3k.json
+    for train.50k.json, a .json for a .txt), as a hint."""
+    if not base.is_dir():
+        return ""
+    named = {Path(n).as_posix() for entry in task.source["files"].values()
+             for n in (entry.values() if isinstance(entry, dict)
+                       else [entry] if isinstance(entry, str) else entry)}
+    present = []
+    for path in base.rglob("*"):
+        if len(present) >= NEAR_NAMES_SCANNED:
+            break
+        if path.is_file():
+            present.append(path.relative_to(base).as_posix())
+    close = difflib.get_close_matches(file.name, [p for p in present if p not in named], n=3,
+                                      cutoff=0.6)
+    if not close:
+        return ""
+    return f" (here: {', '.join(sorted(close))}; rename it if it holds the same data)"
+
+
 def _read_prefix(project: Project, task: Task, mode: SourceMode, report: TaskReport,
-                 splits: list[str], rows: int, seed: int) -> None:
+                 splits: list[str], rows: int, seed: int, mixture: Mixture) -> None:
     from .pipeline import TaskResult, render_task
 
     base = source_dir(project, task, mode)
@@ -366,7 +407,7 @@ def _read_prefix(project: Project, task: Task, mode: SourceMode, report: TaskRep
         report.notes.append(f"{', '.join(f.name for f in big)}: one JSON document over "
                             f"{WHOLE_DOCUMENT_MAX >> 20} MiB; rows not checked (the build reads it whole)")
         return
-    with tempfile.TemporaryDirectory(prefix="flanzh-doctor-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="flanzh-doctor-") as tmp, _quiet():
         mirror = Path(tmp) / task.id
         cuts = _cuts(report)
         whole = {f.name for f in report.files if f.name not in cuts}
@@ -414,7 +455,7 @@ def _read_prefix(project: Project, task: Task, mode: SourceMode, report: TaskRep
 
             train.rows = pl.concat(frames).head(rows)     # rendering is the slow step
             before = Counter(train.dropped)
-            render_task(train, seed, load_mixture(None), quota=None)
+            render_task(train, seed, mixture, quota=None)
             rendered = Counter({r: n for r, n in (train.dropped - before).items()
                                 if r not in _NOT_PROBLEMS})
             first = report.splits[task.train_splits[0]]      # records are rendered per task
@@ -430,7 +471,21 @@ def _read_prefix(project: Project, task: Task, mode: SourceMode, report: TaskRep
                 report.problems.append("no row of the files checked would become a record")
 
 
+@contextmanager
+def _quiet():
+    """Silence library logging while reading (datasets logs each bad JSON line it then hands to
+    the tolerant reader, under the temporary file's name, and resets its own logger's level)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def _check_reject_rate(task: Task, train, report: TaskReport) -> None:
+    from .pipeline import DEFAULT_MAX_REJECT_RATE
+
     rejects = Counter({r: n for r, n in train.dropped.items() if not r.startswith(OUT_OF_SCOPE)})
     bad = sum(rejects.values())
     limit = task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE)
@@ -452,9 +507,13 @@ def _real_paths(text: str, mirror: Path, shown: str) -> str:
 
 
 def check(project: Project, tasks: list[Task], mode: SourceMode, *, rows: int = DEFAULT_ROWS,
-          with_eval: bool = True, seed: int = 0) -> list[TaskReport]:
-    return [check_task(project, task, mode, rows=rows, with_eval=with_eval, seed=seed)
-            for task in tasks]
+          with_eval: bool = True, seed: int = 0, mixture: Mixture | None = None
+          ) -> list[TaskReport]:
+    """One report per task. ``mixture`` is the build's policy (its formats decide which
+    templates render a row, so which rows are too long); ``with_eval``: evaluation splits are
+    needed (decontamination is on)."""
+    return [check_task(project, task, mode, rows=rows, with_eval=with_eval, seed=seed,
+                       mixture=mixture) for task in tasks]
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -512,9 +571,12 @@ def render(reports: list[TaskReport], console, *, rows: int, seconds: float) -> 
 
 
 def run(project: Project, tasks: list[Task], mode: SourceMode, console, *, rows: int = DEFAULT_ROWS,
-        with_eval: bool = True, seed: int = 0) -> list[TaskReport]:
+        mixture: Mixture | None = None, seed: int = 0) -> list[TaskReport]:
+    """Check ``tasks`` under the build's policy and print the report."""
+    mixture = mixture or load_mixture(None)
     start = time.perf_counter()
-    reports = check(project, tasks, mode, rows=rows, with_eval=with_eval, seed=seed)
+    reports = check(project, tasks, mode, rows=rows, seed=seed, mixture=mixture,
+                    with_eval=mixture.decontamination["enabled"])
     render(reports, console, rows=rows, seconds=time.perf_counter() - start)
     return reports
 

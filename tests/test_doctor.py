@@ -73,6 +73,9 @@ def test_sniff_sees_packing_and_encoding(tmp_path):
     text = tmp_path / "a.tsv.gz"
     text.write_bytes(gzip.compress("中文\tEnglish\n".encode("utf-8")))
     assert sniff(text, "utf-8").describe() == "gzip: TSV (2 columns), utf-8"
+    damaged = tmp_path / "b.tsv.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    assert sniff(damaged, "utf-8").kind == "damaged gzip"
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("train.json", "{}")
@@ -159,6 +162,8 @@ def test_doctor_names_each_problem_and_its_fix(tmp_path, monkeypatch, capsys):
         "document (as in the bundled sample)",
         "✗ cls_chnsenticorp_htl: ChnSentiCorp_htl_all.csv: header has no column review (it has "
         "label, text; the sample's is label, review)",
+        "✗ cls_chnsenticorp_htl: task_specs/cls_chnsenticorp_htl.yaml: $.fields.review: source "
+        "column 'review' does not exist; the reader gives: label, text",
         "✗ cls_tnews: train.json: byte 60: cannot decode as utf-8 (source.encoding); the file "
         "looks like gb18030: set source.encoding: gb18030 if this copy is the one you want, or "
         "download the utf-8 copy the spec describes",
@@ -200,6 +205,33 @@ def test_doctor_reads_a_bounded_prefix_and_counts_what_the_build_would(tmp_path,
     assert "invalid_label:label 10" in out.out
     assert ('  sim_afqmc: invalid_label:label: train row 30: {"sentence1": "花呗第30期可以提前还吗", '
             '"sentence2": "第30期花呗能不能提前还清", "label": "x"}') in out.out.splitlines()
+
+
+def test_doctor_hints_at_near_names_accepts_other_layouts_the_reader_reads_and_refuses_empty(
+        tmp_path, monkeypatch, capsys):
+    data = downloads(tmp_path, "nli_ocnli", "math_math23k", "cls_tnews")
+    # OCNLI's repository has train.3k.json and train.10k.json; the spec names the 50k file
+    (data / "nli_ocnli" / "train.50k.json").rename(data / "nli_ocnli" / "train.10k.json")
+    # Math23K as one JSON array (the MWPToolkit split), where the sample has objects back to back
+    math = data / "math_math23k" / "Math_23K.json"
+    objects, text, decoder = [], math.read_text("utf-8").strip(), json.JSONDecoder()
+    while text:
+        value, end = decoder.raw_decode(text)
+        objects.append(value)
+        text = text[end:].strip()
+    math.write_text(json.dumps(objects, ensure_ascii=False, indent=2), "utf-8")
+    (data / "cls_tnews" / "train.json").write_text("", "utf-8")
+    code, out = run_cli(["doctor", "--data-dir", str(data), "--tasks",
+                         "nli_ocnli,math_math23k,cls_tnews"], monkeypatch, capsys)
+    assert code == 1
+    assert problem_lines(out.out) == [
+        f"✗ nli_ocnli: missing train.50k.json (here: train.10k.json; rename it if it holds the same "
+        f"data) under {data}/nli_ocnli/; download OCNLI from https://github.com/CLUEbenchmark/OCNLI "
+        "(data/ocnli/); also ocnli_public.zip from the CLUE dataset links",
+        "✗ cls_tnews: train.json is empty; download it again"]
+    assert ("  math_math23k: Math_23K.json is one JSON document; the reader expects JSON objects "
+            "back to back (as in the bundled sample), but it reads it") in out.out.splitlines()
+    assert out.out.splitlines()[-1] == "3 tasks: 1 ready, 1 with problems, 1 with missing files"
 
 
 def test_doctor_says_when_the_build_would_stop_on_rejects(tmp_path, monkeypatch, capsys):
