@@ -215,7 +215,8 @@ def _layout_problems(report: FileReport, task: Task) -> tuple[list[str], list[st
     if layout.kind == DAMAGED_GZIP:
         return [f"{name}: gzip data is damaged and cannot be unpacked; download it again"], []
     if layout.gzip and not name.endswith(".gz"):
-        return [f"{name} is gzip-compressed but the spec names a plain file; unpack it (gunzip)"], []
+        return [f"{name} is gzip-compressed but the spec names a plain file; "
+                "unpack it (gunzip)"], []
     if not layout.gzip and name.endswith(".gz") and layout.kind not in ("empty", "parquet"):
         return [f"{name} is named .gz but is not gzip-compressed; download the .gz file again"], []
     if layout.kind == "empty" and report.split in task.train_splits:
@@ -405,7 +406,8 @@ def _read_prefix(project: Project, task: Task, mode: SourceMode, report: TaskRep
            and f.size > WHOLE_DOCUMENT_MAX]
     if big:
         report.notes.append(f"{', '.join(f.name for f in big)}: one JSON document over "
-                            f"{WHOLE_DOCUMENT_MAX >> 20} MiB; rows not checked (the build reads it whole)")
+                            f"{_size(WHOLE_DOCUMENT_MAX)}; rows not checked (the build "
+                            "reads it whole)")
         return
     with tempfile.TemporaryDirectory(prefix="flanzh-doctor-") as tmp, _quiet():
         mirror = Path(tmp) / task.id

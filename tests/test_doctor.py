@@ -323,3 +323,13 @@ def test_preview_renders_rows_of_the_users_files(tmp_path):
     assert "花呗第0期可以提前还吗" in result.output and "花呗第1期可以提前还吗" in result.output
     sample = CliRunner().invoke(app, ["--root", str(PROJECT.root), "preview", "sim_afqmc", "-n", "2"])
     assert "花呗第0期" not in sample.output
+
+
+def test_a_json_document_too_large_to_read_is_named_not_read(monkeypatch):
+    from flanzh import doctor
+
+    monkeypatch.setattr(doctor, "WHOLE_DOCUMENT_MAX", 1000)
+    [report] = doctor.check(PROJECT, [load_task(PROJECT, "nli_cinlid")], SourceMode())
+    assert report.status == "ready" and report.splits == {}
+    assert report.notes == ["train.json: one JSON document over 1000 B; rows not checked (the "
+                            "build reads it whole)"]
