@@ -53,7 +53,7 @@ def _task_ids(project, tasks: Optional[str], data_dir: Optional[Path]) -> list[s
     return _split_ids(tasks) or task_ids(project)
 
 
-def _available(project, ids: list[str], mode, policy) -> list[str]:
+def _available(project, ids: list[str], mode, policy, doctor: bool = False) -> list[str]:
     """The tasks whose files are all present; one line for each task skipped."""
     from .sources import available_tasks
     from .specs import load_tasks
@@ -63,8 +63,9 @@ def _available(project, ids: list[str], mode, policy) -> list[str]:
     for task_id, why in skipped.items():
         typer.echo(f"skipped {task_id}: {why}")
     if not ready:
-        raise FlanzhError(f"no task has all its files under {mode.data_dir}; run "
-                          f"`flanzh doctor --data-dir {mode.data_dir}` to see what each needs")
+        raise FlanzhError(f"no task has all its files under {mode.data_dir}; " + (
+            "the lines above say what each needs" if doctor else
+            f"run `flanzh doctor --data-dir {mode.data_dir}` to see what each needs"))
     return [t.id for t in ready]
 
 
@@ -225,7 +226,7 @@ def doctor(
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
     ids = _task_ids(project, tasks, data_dir)
     if tasks == AVAILABLE:
-        ids = _available(project, ids, mode, policy)
+        ids = _available(project, ids, mode, policy, doctor=True)
     console = Console(width=None if sys.stdout.isatty() else 160)
     reports = run(project, load_tasks(project, ids), mode, console, rows=rows, mixture=policy,
                   seed=DEFAULT_SEED)

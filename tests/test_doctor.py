@@ -273,6 +273,12 @@ def test_doctor_available_checks_only_the_tasks_with_all_files(tmp_path, monkeyp
             ) in lines
     assert sum(line.startswith("skipped ") for line in lines) == len(PROJECT_IDS) - 1
     assert lines[-1] == "1 tasks: 1 ready, 0 with problems, 0 with missing files"
+    (data / "sim_afqmc" / "dev.json").unlink()
+    code, out = run_cli(["doctor", "--data-dir", str(data), "--tasks", "available"],
+                        monkeypatch, capsys)
+    assert code == 1
+    assert out.err == (f"Error: no task has all its files under {data}; the lines above say "
+                       "what each needs\n")
 
 
 # --- build --tasks available, preview --data-dir ----------------------------------------------
