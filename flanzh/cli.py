@@ -143,6 +143,8 @@ def build(
     for task_id, t in manifest["tasks"].items():
         drops = ", ".join(f"{r}={n}" for r, n in t["dropped"].items()) or "none dropped"
         cut = "".join(f"; {f} shortened in {n} rows" for f, n in t["truncated"].items() if n)
+        if t.get("cleaned"):
+            cut += "; cleaned " + ", ".join(f"{step} {n}" for step, n in t["cleaned"].items())
         typer.echo(f"  {task_id}: {t['rows_written']}/{t['rows_read']} ({drops}{cut})")
 
 
@@ -356,6 +358,39 @@ def export(
     for path in result.files:
         typer.echo(f"wrote {path}")
     typer.echo(f"{result.total} records from {len(result.rows)} tasks as {fmt}")
+
+
+@app.command()
+def download(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the raw files go, DIR/<task_id>/.")],
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+):
+    """Fetch each task's raw files (resumable, checked against sources.lock) and list what must
+    be placed by hand."""
+    from .download import run_download
+    from .specs import load_tasks
+
+    project = _project()
+    selected = load_tasks(project, _split_ids(tasks))
+    if not run_download(project, selected, data_dir, typer.echo):
+        typer.echo("some sources need files placed by hand (listed above); then run "
+                   f"`flanzh doctor --data-dir {data_dir}`")
+        raise typer.Exit(1)
+
+
+@app.command()
+def lock(
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+    endpoint: Annotated[Optional[str], typer.Option(
+        "--endpoint", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")] = None,
+):
+    """Download every source once and record its size and sha256, and each hub revision's
+    commit, in sources.lock (needs the network)."""
+    from .download import run_lock
+    from .specs import load_tasks
+
+    project = _project()
+    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint)
 
 
 @app.command("list")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from .hashing import HASH, derive, derive_one, distinct_draws, key_hashes, permutations, uniform
+from .hashing import (HASH, derive, derive_one, distinct_draws, key_hashes, permutations,
+                      slot_value, uniform)
 from .mixture import FormatPolicy
 from .readers import GROUP, KEY
 from .specs import Task
@@ -143,12 +144,50 @@ def _repeat_combo(base: np.ndarray, first: np.ndarray, n_combos: int, repeat: in
     return out
 
 
+@dataclass(frozen=True)
+class PoolGroups:
+    """The pool's source documents: pool row indices ordered by document, and each document's
+    start in that order and its size. Exemplars are drawn as distinct documents, then one row of
+    each, so a prompt never shows the same passage twice."""
+    order: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+
+
+def pool_groups(plan: Plan) -> PoolGroups:
+    if "groups" not in plan.shared:
+        pool = plan.pool
+        if GROUP in pool.columns and pool.height:
+            # a row without a document is a document of its own
+            codes = pool.select(pl.coalesce(pl.col(GROUP), pl.lit("\x00") + pl.col(KEY))
+                                .rank("dense").cast(pl.Int64))[GROUP].to_numpy() - 1
+            # documents in order of first appearance, rows of each in pool order
+            first = np.full(codes.max() + 1, len(codes), dtype=np.int64)
+            np.minimum.at(first, codes, np.arange(len(codes)))
+            rank = np.empty_like(first)
+            rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+            document = rank[codes]
+            order = np.argsort(document, kind="stable")
+            sizes = np.bincount(document, minlength=len(first))
+        else:
+            order = np.arange(pool.height)
+            sizes = np.ones(pool.height, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        plan.shared["groups"] = PoolGroups(order, starts, sizes.astype(np.int64))
+    return plan.shared["groups"]
+
+
 def exemplar_rows(plan: Plan, base: int, repeat: int, max_exemplars: int) -> list[int]:
-    """Pool row indices shown before a few-shot query (whose key hash is ``base``)."""
+    """Pool row indices shown before a few-shot query (whose key hash is ``base``): distinct
+    source documents, one row of each."""
     if plan.pool.height == 0:
         return []
+    groups = pool_groups(plan)
     count = 1 + derive_one(base, f"exemplar-count-{repeat}") % max_exemplars
-    return distinct_draws(derive_one(base, f"exemplars-{repeat}"), count, plan.pool.height)
+    drawn = distinct_draws(derive_one(base, f"exemplars-{repeat}"), count, len(groups.sizes))
+    pick = derive_one(base, f"exemplar-pick-{repeat}")
+    return [int(groups.order[int(groups.starts[g]) + slot_value(pick, slot) % int(groups.sizes[g])])
+            for slot, g in enumerate(drawn)]
 
 
 def few_shot_prompt(exemplars: list[tuple[str, str]], query: str, max_chars: int

@@ -62,6 +62,11 @@ def pick(seed: int, task: str, key: str, purpose: str, n: int) -> int:
     return stable_hash(seed, task, key, purpose) % n
 
 
+def slot_value(value: int, slot: int) -> int:
+    """The ``slot``-th value of a stream seeded by ``value`` (equal to ``slot_values``)."""
+    return mix((value + slot * _GOLDEN) & _MASK)
+
+
 def permutation_of(value: int, n: int) -> list[int]:
     """A permutation of ``range(n)``: the order of n hashes derived from ``value`` (the same
     order ``permutations`` gives for a whole column)."""
@@ -179,6 +184,12 @@ def record_ids(task: str, parts) -> pa.Array:
     format), given ``parts`` as a string column of those joined by \\x1f."""
     return hex_ids(key_hashes(0, f"{task}{_SEP}id-high", parts),
                    key_hashes(0, f"{task}{_SEP}id-low", parts))
+
+
+def slot_values(values: np.ndarray, slot: int) -> np.ndarray:
+    """``slot_value`` for a whole column."""
+    with np.errstate(over="ignore"):
+        return _mix_array(values + np.uint64(slot) * np.uint64(_GOLDEN))
 
 
 def distinct_draws_many(values: np.ndarray, counts: np.ndarray, n: int, width: int) -> np.ndarray:

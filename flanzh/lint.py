@@ -16,6 +16,7 @@ from itertools import combinations
 
 from .errors import FlanzhError, SpecError, TemplateError
 from .project import Project
+from .quality import MAX_GUESSABLE_LABELS, Finding, canned_findings, static_findings
 from .specs import Task, load_task
 from .yamlpos import YamlLines
 
@@ -86,6 +87,14 @@ class _Locator:
         path = ["templates", index] + ([part] if part else []) if index is not None else ["templates"]
         return Problem(self.templates_file, self.template_lines.line(path), message, template_id)
 
+    def finding(self, finding: Finding) -> Problem:
+        if finding.template is not None:
+            return self.template(finding.template, finding.message, finding.part)
+        if finding.in_spec and finding.message.startswith("$."):
+            path = finding.message.split(":", 1)[0]
+            return Problem(self.spec_file, self.spec_lines.line(_path_parts(path)), finding.message)
+        return Problem(self.templates_file, None, finding.message)
+
     def from_text(self, text: str) -> Problem:
         """A problem message from load_task/compile_templates, located."""
         match = _TEMPLATE_LINE.match(text)
@@ -138,7 +147,7 @@ def _template_problems(task: Task, locator: _Locator) -> list[Problem]:
         if not any(shown):
             problems.append(Problem(locator.templates_file, None, "no template shows the options "
                                     "(choices_in_prompt); add at least one that does"))
-        elif all(shown):
+        elif all(shown) and not (task.choices and len(task.choices) > MAX_GUESSABLE_LABELS):
             problems.append(Problem(locator.templates_file, None, "every template shows the "
                                     "options; add at least one that does not"))
     return problems
@@ -189,6 +198,16 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
         if len(rows) > 1 and len(outputs) == 1:
             problems.append(locator.template(template.spec.id,
                                              "renders the same output for every sample row"))
+    by_id = {c.spec.id: c for c in compiled}
+
+    def rendered(spec, row):
+        try:
+            return render_row(task, row, 0, by_id[spec.id])
+        except Exception:      # reported above as a failure on a sample row
+            return None
+
+    corpus_rows = [r for split, r in rows if split in corpus_splits]
+    problems += [locator.finding(f) for f in canned_findings(task, corpus_rows, rendered)]
     return problems
 
 
@@ -212,6 +231,7 @@ def lint_task(project: Project, task_id: str) -> list[Problem]:
         problems += [locator.from_text(line) for line in str(exc).splitlines()]
         compiled = None
     problems += _template_problems(task, locator)
+    problems += [locator.finding(f) for f in static_findings(task)]
     if compiled is not None:
         problems += _sample_problems(project, task, locator, compiled)
     return problems

@@ -16,7 +16,7 @@ import polars as pl
 from .errors import SourceError
 from .readers import EXCERPT_CHARS, GROUP, KEY, MAX_EXAMPLES
 from .specs import FieldSpec, Task
-from .transforms import apply_transforms, truncate
+from .transforms import CLEANING, TRANSFORMS, remove_debris, truncate
 
 SPLIT = "__split"
 
@@ -125,18 +125,36 @@ def normalise(task: Task, frame: pl.DataFrame, split: str, examples: list[dict] 
     return out, dropped, truncated
 
 
+def _each(step, value):
+    """``step`` applied to a string, or to each string of a list."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [step(v) if isinstance(v, str) else v for v in value]
+    return step(value) if isinstance(value, str) else value
+
+
 def _transform_and_truncate(task: Task, frame: pl.DataFrame, checks: list
                             ) -> tuple[pl.DataFrame, Counter]:
-    """Apply each field's transforms, then its length policy; count the rows cut per field and
-    add a drop check for rows where even one sentence or turn is over the limit."""
+    """Remove the spec's debris and apply each field's transforms, then its length policy; count
+    the values each cleaning step changed (``cleaned:<step>:<field>``) and the rows cut per
+    field, and add a drop check for rows where even one sentence or turn is over the limit."""
     truncated: Counter = Counter()
     updates = []
+    debris = task.spec.get("debris") or []
     for spec in task.fields.values():
-        if not spec.transform and not spec.truncate:
+        cleans = bool(debris) and spec.label_map is None and spec.type in ("str", "list[str]")
+        if not spec.transform and not spec.truncate and not cleans:
             continue
         values = frame[spec.name].to_list()
-        if spec.transform:
-            values = [apply_transforms(v, list(spec.transform)) for v in values]
+        steps = [("debris", lambda v: remove_debris(v, debris))] if cleans else []
+        steps += [(name, TRANSFORMS[name]) for name in spec.transform]
+        for name, step in steps:
+            done = [_each(step, v) for v in values]
+            if name in CLEANING:
+                # cleaning is counted per step and field: the manifest says what it changed
+                truncated[f"cleaned:{name}:{spec.name}"] += sum(a != b for a, b in zip(values, done))
+            values = done
         if spec.truncate:
             limit, keep = spec.truncate["max_chars"], spec.truncate.get("keep", "head")
             # only values over the limit go through Python (a list counts its items' characters)
@@ -144,6 +162,13 @@ def _transform_and_truncate(task: Task, frame: pl.DataFrame, checks: list
             size = (column.list.eval(pl.element().str.len_chars()).list.sum()
                     if column.dtype != pl.Utf8 else column.str.len_chars())
             over = (size > limit).fill_null(False).to_list()
+            if spec.truncate.get("on_cut") == "drop":
+                # the targets describe the whole text (a summary): a cut row would teach a
+                # target that says what the input lost, so the row goes instead
+                updates.append(pl.Series(f"__over_{spec.name}", over, dtype=pl.Boolean))
+                checks.insert(0, (f"too_long:{spec.name}", pl.col(f"__over_{spec.name}")))
+                updates.append(pl.Series(spec.name, values, dtype=frame.schema[spec.name]))
+                continue
             cut = [truncate(v, limit, keep) if is_over else (v, False)
                    for v, is_over in zip(values, over)]
             too_long = [was_cut and v is None for v, was_cut in cut]

@@ -373,7 +373,10 @@ def task_manifest(result: TaskResult, shards: list[str], share: float | None,
         "rows_repeated": result.rows_repeated,
         "dropped": dict(sorted(result.dropped.items())),
         "rows_written": result.rows_written,
-        "truncated": dict(sorted(result.truncated.items())),
+        "truncated": {k: v for k, v in sorted(result.truncated.items())
+                      if not k.startswith("cleaned:")},
+        "cleaned": {k.removeprefix("cleaned:"): v for k, v in sorted(result.truncated.items())
+                    if k.startswith("cleaned:") and v},
         "quota": result.quota,
         "target_share": None if share is None else round(share, 6),
         "realised_share": round(result.rows_written / total_written, 6) if total_written else 0.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from .card import commercial_use, hf_license
 from .hashing import record_ids
 from .readers import KEY
 from .render import SPLIT
@@ -22,6 +23,7 @@ RECORD_SCHEMA = {
     "source_split": pl.Utf8,
     "source_key": pl.Utf8,
     "license": pl.Utf8,
+    "commercial_use": pl.Boolean,
 }
 
 
@@ -42,7 +44,8 @@ def to_records(task: Task, checked: pl.DataFrame) -> pl.DataFrame:
         pl.col("targets"),
         pl.col(SPLIT).alias("source_split"),
         pl.col(KEY).alias("source_key"),
-        pl.lit(task.source["license"]).alias("license"),
+        pl.lit(hf_license(task.source["license"])).alias("license"),
+        pl.lit(commercial_use(hf_license(task.source["license"]))).alias("commercial_use"),
     ).cast(RECORD_SCHEMA)
 
 

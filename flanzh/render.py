@@ -300,8 +300,8 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     exemplars from the pool by hash, the exemplars are rendered in bulk with the query's
     template, and exemplars are dropped whole from the end until the prompt fits."""
     from .checks import DEFAULT_LIMITS
-    from .formats import with_hashes
-    from .hashing import derive, distinct_draws_many
+    from .formats import pool_groups, with_hashes
+    from .hashing import derive, distinct_draws_many, slot_values
 
     max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
     frame, dropped = _render_bulk(task, queries, compiled, items)     # the queries, zero-shot
@@ -317,8 +317,19 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
             rows = np.flatnonzero(repeats == repeat)
             counts = 1 + (derive(base[rows], f"exemplar-count-{repeat}")
                           % np.uint64(max_exemplars)).astype(np.int64)
-            slots[rows] = distinct_draws_many(derive(base[rows], f"exemplars-{repeat}"), counts,
-                                              pool_size, max_exemplars)
+            groups = pool_groups(plan)
+            drawn = distinct_draws_many(derive(base[rows], f"exemplars-{repeat}"), counts,
+                                        len(groups.sizes), max_exemplars)
+            # one row of each drawn document (exemplar_rows does the same per query)
+            pick = derive(base[rows], f"exemplar-pick-{repeat}")
+            for slot in range(max_exemplars):
+                document = drawn[:, slot]
+                ok = document >= 0
+                offset = (slot_values(pick[ok], slot)
+                          % groups.sizes[document[ok]].astype(np.uint64)).astype(np.int64)
+                column = np.full(len(rows), -1, dtype=np.int64)
+                column[ok] = groups.order[groups.starts[document[ok]] + offset]
+                slots[rows, slot] = column
     templates = frame["template"].to_numpy()
     pairs = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
                          schema={"row": pl.Int64, "template": pl.Int32}).filter(pl.col("row") >= 0)

@@ -116,14 +116,42 @@ def read_split(project: Project, task: Task, split: str, mode: SourceMode) -> Re
     reader = reader_for(fmt)
     options = source.get("reader_options", {})
     if mode.kind == "hub":
-        return _read_hub(task, split, reader, options)
+        return _read_hub(project, task, split, reader, options)
     require_files(project, task, [split], mode)
     return reader.read(split_files(project, task, split, mode), fmt=fmt,
                        encoding=source.get("encoding", "utf-8"), options=options,
                        label=task.spec_label)
 
 
-def _read_hub(task: Task, split: str, reader, options: dict) -> ReadResult:
+def hub_revision(project: Project, task: Task) -> str:
+    """The commit a task's hub copy is read at: the spec's revision when it is a commit sha, else
+    the commit sources.lock resolved it to, else resolved now and recorded in the lock (so the
+    next build reads the same bytes)."""
+    from .download import load_lock, locked_hub_revision, resolve_hub_revision, save_lock
+
+    hub = task.source["hub"]
+    if re.fullmatch(r"[0-9a-f]{40}", hub["revision"]):
+        return hub["revision"]
+    locked = locked_hub_revision(project, task)
+    if locked:
+        return locked
+    try:
+        sha = resolve_hub_revision(hub)
+    except SourceError as exc:
+        raise SourceError(
+            f"{task.spec_label}: $.source.hub.revision: '{hub['revision']}' is not a commit sha "
+            f"and sources.lock has no commit for it, and resolving it failed ({exc}); run "
+            f"`flanzh lock --tasks {task.id}` where the hub is reachable, or pin the revision to "
+            "a commit") from None
+    lock = load_lock(project)
+    lock["sources"].setdefault(task.id, {})["hub"] = {
+        "path": hub["path"], "name": hub.get("name"), "requested": hub["revision"],
+        "revision": sha}
+    save_lock(project, lock)
+    return sha
+
+
+def _read_hub(project: Project, task: Task, split: str, reader, options: dict) -> ReadResult:
     hub = task.source.get("hub")
     if hub is None:
         raise SourceError(f"task {task.id}: has no hub copy (no source.hub in {task.spec_label}); "
@@ -131,18 +159,15 @@ def _read_hub(task: Task, split: str, reader, options: dict) -> ReadResult:
     if not hasattr(reader, "from_hub"):
         raise SourceError(f"task {task.id}: the '{task.source['format']}' reader cannot read the "
                           "hub copy's shape; use --data-dir with the raw files")
-    if not re.fullmatch(r"[0-9a-f]{40}", hub["revision"]):
-        raise SourceError(f"{task.spec_label}: $.source.hub.revision: '{hub['revision']}' is not a "
-                          "commit sha, so the build would not be reproducible; pin it to the "
-                          f"40-character commit of {hub['path']} you mean to build from")
+    revision = hub_revision(project, task)
     from datasets import load_dataset
 
     hub_split = hub.get("splits", {}).get(split, split)
     try:
-        dataset = load_dataset(hub["path"], hub.get("name"), revision=hub["revision"],
+        dataset = load_dataset(hub["path"], hub.get("name"), revision=revision,
                                split=hub_split)
     except Exception as exc:  # datasets raises many types; all mean "could not load"
         raise SourceError(f"task {task.id}: cannot load {hub['path']}"
                           f"{'/' + hub['name'] if hub.get('name') else ''} split {hub_split} at "
-                          f"revision {hub['revision']}: {exc}") from None
+                          f"revision {revision}: {exc}") from None
     return reader.from_hub(dataset, options=options, label=task.spec_label)

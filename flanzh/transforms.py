@@ -45,7 +45,76 @@ def tw2s(text: str) -> str:
     return _converter("tw2s").convert(text)
 
 
-TRANSFORMS = {"join_cjk_spaces": join_cjk_spaces, "strip": strip, "t2s": t2s, "tw2s": tw2s}
+# Taiwan usage that OpenCC's tw2sp phrase table leaves as it is, in Simplified characters: words
+# a mainland reader would not write. Longest first, so 机车驾照 wins over 机车.
+_TAIWAN_WORDS = {
+    "牠们": "它们", "牠": "它", "机车驾照": "摩托车驾照", "骑机车": "骑摩托车", "超商": "便利店",
+    "公尺": "米", "公分": "厘米", "计程车": "出租车", "脚踏车": "自行车", "捷运": "地铁",
+    "冷气机": "空调", "优格": "酸奶", "鲔鱼": "金枪鱼", "部落格": "博客", "寮国": "老挝",
+    "纽西兰": "新西兰", "雪梨": "悉尼", "义大利": "意大利", "奈及利亚": "尼日利亚",
+}
+_TAIWAN_RE = re.compile("|".join(sorted(map(re.escape, _TAIWAN_WORDS), key=len, reverse=True)))
+_CORNER_QUOTES = str.maketrans({"「": "“", "」": "”", "『": "‘", "』": "’"})
+
+
+def tw2sp(text: str) -> str:
+    """Taiwan Traditional to mainland Simplified with phrases (OpenCC ``tw2sp``: 讯息 -> 消息,
+    软体 -> 软件), then Taiwan words it leaves (牠, 超商, 公尺) and corner quotes 「」『』 -> “”‘’."""
+    text = _converter("tw2sp").convert(text)
+    return _TAIWAN_RE.sub(lambda m: _TAIWAN_WORDS[m.group()], text).translate(_CORNER_QUOTES)
+
+
+_CJK_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e“”‘’…—]"
+_HALF_TO_FULL = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；", "(": "（", ")": "）"}
+# a half-width mark touching Chinese text on either side; not inside numbers (3,000 or 10:30)
+_HALF_MARK = re.compile(rf"(?<={_CJK_CHAR})[ ]*([,?!:;()])|([,?!:;()])[ ]*(?={_CJK_CHAR})")
+# a full stop after Chinese text, at the end or before Chinese text / a quote (not 3.5, not a.b)
+_HALF_STOP = re.compile(rf"(?<={_CJK_CHAR})\.(?=$|[\s“”\u3400-\u9fff])")
+_DOUBLED = re.compile(r"([。！？；，、])[，,、]+")      # iflytek's "。," artefact
+
+
+def fullwidth_punct(text: str) -> str:
+    """Half-width punctuation inside Chinese text to full width: ``嗯,那个,…吧.`` -> ``嗯，那个，…吧。``
+    (marks between Latin words and in numbers are left alone), and a sentence mark doubled by a
+    comma (``。,``) kept once."""
+    if not any(c in text for c in ",.?!:;()"):
+        return _DOUBLED.sub(r"\1", text) if "，" in text or "、" in text else text
+    text = _HALF_MARK.sub(lambda m: _HALF_TO_FULL[m.group(1) or m.group(2)], text)
+    text = _HALF_STOP.sub("。", text)
+    return _DOUBLED.sub(r"\1", text)
+
+
+# C0/C1 controls (not the line break), zero-width characters and the BOM; a tab becomes a space
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2060\ufeff]")
+
+
+def drop_control(text: str) -> str:
+    """Control and zero-width characters removed, tabs and carriage returns as spaces/none."""
+    if text.isprintable():
+        return text
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\t", " ").replace("\r", "\n"))
+
+
+TRANSFORMS = {"join_cjk_spaces": join_cjk_spaces, "strip": strip, "t2s": t2s, "tw2s": tw2s,
+              "tw2sp": tw2sp, "fullwidth_punct": fullwidth_punct, "drop_control": drop_control}
+# the transforms that clean source text; the manifest counts the values each one changed
+CLEANING = ("tw2sp", "fullwidth_punct", "drop_control", "debris")
+
+
+def remove_debris(text: str, debris: list) -> str:
+    """Web debris a spec names: a string is removed wherever it stands; ``{from: 原标题：}``
+    removes from the marker to the end of its line. Literal text only (no regular expressions:
+    specs are contributed text)."""
+    for item in debris:
+        if isinstance(item, str):
+            text = text.replace(item, "")
+        else:
+            marker = item["from"]
+            while marker in text:
+                start = text.index(marker)
+                end = text.find("\n", start)
+                text = text[:start] + ("" if end < 0 else text[end + 1:])
+    return text
 
 
 def apply_transforms(value, names: list[str]):

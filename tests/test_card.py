@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from flanzh.card import (BEGIN, END, build_command, hf_license, merge_card, render_card,
+from flanzh.card import (BEGIN, END, build_command, commercial_use, hf_license, merge_card, render_card,
                          size_category, split_card)
 from flanzh.mixture import load_mixture
 from flanzh.pipeline import build
@@ -159,7 +159,15 @@ def test_a_stale_shard_in_the_folder_is_not_loaded(two_task_build):
     ("unknown (CLUE; no licence stated)", "unknown"),
     ("", "unknown"),
     ("research use only, by agreement", "other"),
-    ("GPL-3.0", "other"),
+    ("GPL-3.0", "gpl-3.0"),
+    ("CC BY-NC 2.0 (OCNLI README; news premises from LCMC)", "cc-by-nc-2.0"),
+    ("CC BY-NC-SA 3.0 (wikiHow content)", "cc-by-nc-sa-3.0"),
+    ("CC BY-NC-ND 4.0", "cc-by-nc-nd-4.0"),
+    ("CC BY 2.0", "cc-by-2.0"),
+    ("BSD-3-Clause", "bsd-3-clause"),
+    ("CC BY-NC-ND (TED talks, no version named)", "other"),
+    ("千言 dataset terms (luge.ai; n/v)", "other"),
+    ("n/v (NLPCC evaluation data)", "unknown"),
 ])
 def test_licences_map_to_hub_ids_where_clear(text, expected):
     assert hf_license(text) == expected
@@ -230,7 +238,43 @@ def test_a_task_without_records_gets_no_config():
         **manifest["tasks"]["sim_x"], "rows_read": 0, "rows_written": 0, "dropped": {},
         "shards": ["data/qa_eval_only/train-00000-of-00001.parquet"]}
     meta, body = split_card(render_card(manifest))
-    assert [c["config_name"] for c in meta["configs"]] == ["all", "sim_x"]
+    assert [c["config_name"] for c in meta["configs"]] == ["all", "commercial", "sim_x"]
     assert meta["configs"][0]["data_files"][0]["path"] == manifest["tasks"]["sim_x"]["shards"]
     assert "| qa_eval_only | 相似 | text_matching | X | MIT | 0 | 2/2 |" in body
     assert "No records, so no config: qa_eval_only" in body
+
+
+def test_every_spec_licence_gives_card_metadata_the_hub_allows(project):
+    """Each metadata value is in the hub's allowed lists (flanzh/schemas/hub_metadata.json, with
+    their source), for every licence in the specs; `other` comes with a license_name."""
+    from flanzh.card import HUB_METADATA, card_header
+    from flanzh.specs import load_tasks
+
+    tasks = load_tasks(project)
+    manifest = {"totals": {"rows_written": 60_000_000_000}, "tasks": {
+        t.id: {"category": t.category, "license": t.source["license"], "rows_written": 1,
+               "shards": [f"data/{t.id}/train-00000-of-00001.parquet"]} for t in tasks}}
+    header = card_header(manifest)
+    assert set(header["license"]) <= set(HUB_METADATA["license"])
+    assert header["size_categories"] == ["10B<n<100B"]
+    assert set(header["size_categories"]) <= set(HUB_METADATA["size_categories"])
+    assert set(header["multilinguality"]) <= set(HUB_METADATA["multilinguality"])
+    assert header["language"] == ["zh", "en"]                 # translation tasks hold English
+    assert ("other" in header["license"]) == ("license_name" in header)
+    commercial = next(c for c in header["configs"] if c["config_name"] == "commercial")
+    names = {p.split("/")[1] for p in commercial["data_files"][0]["path"]}
+    assert names and all(commercial_use(hf_license(t.source["license"]))
+                         for t in tasks if t.id in names)
+    assert "nli_ocnli" not in names                           # CC BY-NC 2.0
+
+
+def test_records_carry_the_hub_licence_id_and_commercial_flag(built):
+    out, manifest = built
+    import polars as pl
+
+    for task_id in ("nli_ocnli", "mrc_drcd", "sim_afqmc"):
+        shard = manifest["tasks"][task_id]["shards"][0]
+        frame = pl.read_parquet(out / shard)
+        expected = hf_license(manifest["tasks"][task_id]["license"])
+        assert frame["license"].unique().to_list() == [expected]
+        assert frame["commercial_use"].unique().to_list() == [commercial_use(expected)]

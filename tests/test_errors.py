@@ -105,14 +105,17 @@ def test_missing_download_lists_files_and_where_to_get_them(mini_project, tmp_pa
         "leaving out --data-dir")
 
 
-def test_unpinned_hub_revision_is_refused(mini_project):
+def test_unpinned_hub_revision_unresolvable_offline_says_how_to_lock_it(mini_project):
     task = load_task(mini_project, "sim_afqmc")
     with pytest.raises(SourceError) as error:
         read_split(mini_project, task, "train", SourceMode("hub"))
-    assert str(error.value) == (
-        "task_specs/sim_afqmc.yaml: $.source.hub.revision: 'main' is not a commit sha, so the "
-        "build would not be reproducible; pin it to the 40-character commit of clue/clue you "
-        "mean to build from")
+    assert str(error.value).startswith(
+        "task_specs/sim_afqmc.yaml: $.source.hub.revision: 'main' is not a commit sha and "
+        "sources.lock has no commit for it, and resolving it failed (cannot resolve clue/clue@main "
+        "on the hub: ")
+    assert str(error.value).endswith(
+        "run `flanzh lock --tasks sim_afqmc` where the hub is reachable, or pin the revision to a "
+        "commit")
 
 
 def test_normalise_names_a_missing_source_column(mini_project):

@@ -39,7 +39,10 @@ def test_lint_reports_every_problem_with_file_and_line(mini_project):
         "write the instruction in Chinese",
         "templates/sim_afqmc.yaml: no template shows the options (choices_in_prompt); add at least "
         "one that does",
-    ]
+    ] + [f"templates/sim_afqmc.yaml:{line}: template 'sim_afqmc_{n:02d}': the input shows "
+         "{{ options }} but choices_in_prompt is false, so its records would be tagged as having "
+         "no options; set choices_in_prompt: true"
+         for line, n in ((4, 1), (21, 3), (37, 4), (76, 9))]
 
 
 def test_lint_finds_render_failures_and_constant_outputs(mini_project):

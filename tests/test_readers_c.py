@@ -261,16 +261,17 @@ def test_cinlid_reads_the_gbk_document(tmp_path):
     ]
 
 
-def test_cinlid_json_lines_are_not_the_documented_shape(tmp_path):
+def test_cinlid_other_top_level_shapes_fail(tmp_path):
     path = tmp_path / "train.json"
-    path.write_bytes('{"phrase1": "一箭双雕", "phrase2": "一举两得", "label": "entailment"}\n'
+    path.write_bytes('[{"phrase1": "一箭双雕", "phrase2": "一举两得", "label": "entailment"}]'
                      .encode("gbk"))
     with pytest.raises(SourceError) as error:
         read_cinlid(path)
     assert str(error.value) == (
-        f'{path}: $: top level is not an object with a "data" list; expected one JSON document '
-        '{"data": [{"phrase1": str, "phrase2": str, "label": "entailment"|"neutral"|'
-        '"contradiction"}, ...]} (the DataLab reading of the luge release)')
+        f"{path}: char 0: starts with '[', not '{{'; expected items {{\"phrase1\": str, "
+        '"phrase2": str, "label": "entailment"|"neutral"|"contradiction"} either written back to '
+        'back ({...}{...}, the public UTF-8 copy) or in one JSON document {"data": [...]} (the GBK '
+        'luge release as DataLab reads it)')
 
 
 def test_cinlid_item_without_phrase2(tmp_path):
@@ -279,12 +280,12 @@ def test_cinlid_item_without_phrase2(tmp_path):
     with pytest.raises(SourceError) as error:
         read_cinlid(path)
     assert str(error.value).startswith(f'{path}: $.data[0]: "phrase2" is missing or not a string; '
-                                       "expected one JSON document")
+                                       "expected items {")
 
 
-def test_cinlid_utf8_file_declared_gbk_names_the_encoding_to_try(tmp_path):
-    path = write_json(tmp_path / "train.json", {"data": [
-        {"phrase1": "画蛇添足", "phrase2": "多此一举", "label": "entailment"}]}, encoding="utf-8")
+def test_cinlid_undecodable_file_names_the_byte(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_bytes(b'{"phrase1": "\xff\xfe\xff", "phrase2": "x", "label": "neutral"}')
     with pytest.raises(SourceError) as error:
         read_cinlid(path)
-    assert "cannot decode as gbk" in str(error.value) and "try source.encoding: utf-8" in str(error.value)
+    assert str(error.value).startswith(f"{path}: byte 13: cannot decode as gbk")

@@ -51,13 +51,16 @@ def test_dureader_qg_drops_answers_not_in_the_context(tmp_path):
 
 
 def test_dureader_qg_wrong_shape_names_file_line_and_shape(tmp_path):
-    path = write_lines(tmp_path / "train.json", [
-        {"context": "甲", "answer": "甲", "question": "乙", "id": 1},
-        {"text": "甲", "answer": "甲", "question": "乙", "id": 2},
-    ])
+    # A line of another shape among good ones is counted; a file of nothing but such lines fails.
+    good = {"context": "甲", "answer": "甲", "question": "乙", "id": 1}
+    other = {"text": "甲", "answer": "甲", "question": "乙", "id": 2}
+    path = write_lines(tmp_path / "train.json", [good, other])
+    result = read_qg(path)
+    assert result.dropped == {"wrong_type:context": 1} and result.rejects[0]["line"] == 2
+    path = write_lines(tmp_path / "dev.json", [other])
     with pytest.raises(SourceError) as error:
         read_qg(path)
-    assert str(error.value) == (f'{path}: line 2: "context" is missing; expected JSON lines '
+    assert str(error.value) == (f'{path}: line 1: "context" is missing; expected JSON lines '
                                 '{"context": str, "answer": str, "question": str, "id": int}')
 
 

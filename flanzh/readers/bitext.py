@@ -19,6 +19,17 @@ pair, one string column per language.
   Empty lines stay rows (they hold the alignment); normalise drops them as empty fields. Key:
   the line (segment) number.
 
+- JSON lines, one object per pair (translation2019zh ``{"english": str, "chinese": str}``): a
+  split's files are a list and ``reader_options.json_keys`` maps each language to its key, e.g.
+  ``{en: english, zh: chinese}``. A line that is not an object with a string under every key
+  fails with the file and the line; stray punctuation after the object (a real line ends in
+  ``}.``) is ignored. Key: the line number (``<file>:<line>`` with several files).
+
+Whatever the shape, when one language is ``zh``, a pair whose ``zh`` side has no Han character
+while another side has one is counted as ``swapped_sides`` (real translation2019zh lines hold the
+Chinese sentence under "english" and the English under "chinese"; read as they are, the
+translation would go the wrong way).
+
 ``reader_options.drop_identical: true`` counts pairs whose sides are the same text (untranslated
 titles such as ``IBM\\tIBM``) as ``identical_sides`` instead of reading them.
 
@@ -28,6 +39,7 @@ titles such as ``IBM\\tIBM``) as ``identical_sides`` instead of reading them.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import zlib
 from pathlib import Path
@@ -37,6 +49,7 @@ import polars as pl
 from ..encoding import read_text
 from ..errors import SourceError
 from . import GROUP, KEY, ReadResult
+from ..encoding import read_text as _read_text
 from ._lines import fail
 
 FORMATS = ("bitext",)
@@ -44,6 +57,16 @@ FORMATS = ("bitext",)
 GZIP_MAGIC = b"\x1f\x8b"
 _SEG = re.compile(r"<seg\b[^>]*>(.*?)</seg>", re.S)
 _LANGUAGE = re.compile(r"^[a-z][a-z0-9_]*$")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def swapped(languages: list[str], cells: list[str]) -> bool:
+    """The zh side has no Han character but another side has: the pair is the wrong way round."""
+    if "zh" not in languages:
+        return False
+    zh = cells[languages.index("zh")]
+    return not _HAN.search(zh) and any(_HAN.search(c) for lang, c in zip(languages, cells)
+                                       if lang != "zh")
 
 
 def _languages(names, label: str, where: str) -> list[str]:
@@ -94,7 +117,7 @@ def _read_tsv(paths: list[Path], encoding: str, options: dict, label: str) -> Re
     result = ReadResult(pl.DataFrame())
     several = len(paths) > 1
     for path in paths:
-        document, first = 0, True
+        document, first, start = 0, True, len(data[GROUP])
         for line_no, line in enumerate(read_lines(path, encoding, label), start=1):
             cells = line.split("\t")
             if all(not c.strip() for c in cells):
@@ -110,10 +133,17 @@ def _read_tsv(paths: list[Path], encoding: str, options: dict, label: str) -> Re
             if drop_identical and len(set(cells)) == 1:
                 result.reject("identical_sides", path, line_no, line)
                 continue
+            if swapped(columns, cells):
+                result.reject("swapped_sides", path, line_no, line)
+                continue
             data[KEY].append(f"{path.name}:{line_no}" if several else str(line_no))
             data[GROUP].append(f"{path.name}:{document}")
             for column, cell in zip(columns, cells):
                 data[column].append(cell)
+        if document == 0:
+            # no blank line anywhere: the lines are independent pairs (WikiTitles), not one
+            # document, so each is its own group and few-shot exemplars can be drawn
+            data[GROUP][start:] = [f"{path.name}:{key}" for key in data[KEY][start:]]
     result.frame = pl.DataFrame(data, schema=_schema(columns, grouped=True))
     return result
 
@@ -145,6 +175,9 @@ def _read_aligned(parts: dict, encoding: str, options: dict, label: str) -> Read
         if drop_identical and cells[0] and len(set(cells)) == 1:
             result.reject("identical_sides", parts[first], i + 1, cells[0])
             continue
+        if swapped(languages, cells):
+            result.reject("swapped_sides", parts[first], i + 1, "\t".join(cells))
+            continue
         data[KEY].append(str(i + 1))
         for lang, cell in zip(languages, cells):
             data[lang].append(cell)
@@ -152,9 +185,64 @@ def _read_aligned(parts: dict, encoding: str, options: dict, label: str) -> Read
     return result
 
 
+_TRAILING = re.compile(r"[\s.,;。，；]*")
+_DECODER = json.JSONDecoder()
+
+
+def _json_objects(path: Path, encoding: str, label: str, shape: str):
+    """(line number, object) per non-blank line. Stray punctuation after a line's object (a real
+    translation2019zh line ends in ``}.``) is ignored; anything else after it fails."""
+    for line_no, line in enumerate(_read_text(path, encoding, label).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record, end = _DECODER.raw_decode(line.strip())
+        except json.JSONDecodeError as exc:
+            fail(path, line_no, f"not valid JSON ({exc.msg})", shape)
+        rest = line.strip()[end:]
+        if not _TRAILING.fullmatch(rest):
+            fail(path, line_no, f"text after the JSON object: {rest[:30]!r}", shape)
+        if not isinstance(record, dict):
+            fail(path, line_no, "not a JSON object", shape)
+        yield line_no, record
+
+
+def _read_json_lines(paths: list[Path], encoding: str, options: dict, label: str) -> ReadResult:
+    keys = options["json_keys"]
+    if not isinstance(keys, dict) or not all(isinstance(k, str) for k in keys.values()):
+        raise SourceError(f"{label}: reader_options.json_keys must map each language to a JSON "
+                          f"key, such as {{en: english, zh: chinese}}; got {keys!r}")
+    languages = _languages(keys, label, "reader_options.json_keys")
+    shape = "JSON lines {" + ", ".join(f'"{keys[lang]}": str' for lang in languages) + "}"
+    drop_identical = bool(options.get("drop_identical", False))
+    data: dict[str, list] = {KEY: [], **{lang: [] for lang in languages}}
+    result = ReadResult(pl.DataFrame())
+    several = len(paths) > 1
+    for path in paths:
+        for line_no, record in _json_objects(path, encoding, label, shape):
+            values = [record.get(keys[lang]) for lang in languages]
+            for lang, value in zip(languages, values):
+                if not isinstance(value, str):
+                    fail(path, line_no, f'"{keys[lang]}" is missing or not a string', shape)
+            cells = [v.strip() for v in values]
+            if drop_identical and cells[0] and len(set(cells)) == 1:
+                result.reject("identical_sides", path, line_no, "\t".join(cells))
+                continue
+            if swapped(languages, cells):
+                result.reject("swapped_sides", path, line_no, "\t".join(cells))
+                continue
+            data[KEY].append(f"{path.name}:{line_no}" if several else str(line_no))
+            for lang, cell in zip(languages, cells):
+                data[lang].append(cell)
+    result.frame = pl.DataFrame(data, schema=_schema(languages))
+    return result
+
+
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
     if isinstance(files, dict):
         return _read_aligned(files, encoding, options, label)
+    if "json_keys" in options:
+        return _read_json_lines([Path(p) for p in files], encoding, options, label)
     return _read_tsv([Path(p) for p in files], encoding, options, label)
 
 
@@ -179,6 +267,9 @@ def from_hub(dataset, *, options: dict, label: str) -> ReadResult:
         cells = [(pair[lang] or "").strip() for lang in languages]
         if drop_identical and cells[0] and len(set(cells)) == 1:
             result.reject("identical_sides", label, n, cells[0])
+            continue
+        if swapped(languages, cells):
+            result.reject("swapped_sides", label, n, "\t".join(cells))
             continue
         data[KEY].append(str(n))
         for lang, cell in zip(languages, cells):

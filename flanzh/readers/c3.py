@@ -10,8 +10,8 @@ The answer is the TEXT of the correct choice; test questions carry an ``id`` and
 One row per question, key ``<doc_id>:<question index>`` (prefixed with the file name if two files
 of a split share a document id). Columns: ``context`` (the lines joined by newlines),
 ``context_lines``, ``question``, ``choices`` (repeats removed), ``answer`` (null when the file has
-none) and ``genre`` (``对话`` for a ``d-`` file or a context whose every line is ``speaker：...``,
-else ``文章``). Dropped and counted: an answer that is not one of the choices
+none) and ``genre`` (``对话`` for a ``d-`` or ``c3-d-`` file or a context whose every line is
+``speaker：...``, else ``文章``). Dropped and counted: an answer that is not one of the choices
 (``answer_not_in_choices``), fewer than two distinct choices (``too_few_choices``). Anything not
 in this shape fails the read, naming the file and the array position.
 """
@@ -33,6 +33,8 @@ FORMATS = ("c3",)
 SHAPE = ('[[[context line, ...], [{"question": str, "choice": [str, ...], "answer": str}, ...], '
          'doc_id], ...]')
 SPEAKER = re.compile(r"^[^\s：:]{1,6}[：:]")
+# The dialogue subset's files: d-train.json in the CLUE zip, c3-d-train.json in nlpdata/c3.
+DIALOGUE_FILE = re.compile(r"^(c3-)?d-")
 
 SCHEMA = {KEY: pl.Utf8, GROUP: pl.Utf8, "context": pl.Utf8, "context_lines": pl.List(pl.Utf8),
           "question": pl.Utf8, "choices": pl.List(pl.Utf8), "answer": pl.Utf8, "genre": pl.Utf8}
@@ -77,7 +79,7 @@ def _file_rows(document, path: Path, result: ReadResult, seen: set) -> list[dict
         _expect(isinstance(questions, list), path, f"{where}[1]", "a list of questions")
         _expect(isinstance(doc_id, (str, int)) and not isinstance(doc_id, bool), path,
                 f"{where}[2]", "a document id (string)")
-        kind = genre(lines, path.name.startswith("d-"))
+        kind = genre(lines, bool(DIALOGUE_FILE.match(path.name)))
         for q, qa in enumerate(questions):
             qwhere = f"{where}[1][{q}]"
             _expect(isinstance(qa, dict) and isinstance(qa.get("question"), str)

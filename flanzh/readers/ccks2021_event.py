@@ -8,10 +8,13 @@ what public solution code for the competition reads: JSON lines in ``ccks_task1_
      "attributes": [{"type": role, "entity": str, "start": int, "end": int}, ...]}
 
 with an inclusive ``end``; ``ccks_task1_eval_data.txt`` has the same lines without ``attributes``.
-Any other shape fails the read, naming the file, the line and the shape expected here.
+A line with a key missing or of the wrong JSON type, or with a lone surrogate, is dropped and
+counted (``wrong_type:<key>``, ``lone_surrogate:<key>``) with its file and line; a file with no
+readable line fails, naming the file, the line and the shape expected here.
 
 Each element is checked against the text: at ``start`` with an inclusive or exclusive end, else
-the occurrence nearest to ``start`` (public code reports offsets shifted by a few characters);
+the occurrence nearest to ``start`` (public code reports offsets shifted by a few characters; one
+competitor's fixing script slides up to 70 characters either way);
 an element not in the text at all drops its row as ``argument_not_in_text``; a labelled row
 without any element is dropped as ``no_arguments``.
 
@@ -29,7 +32,8 @@ import json
 import polars as pl
 
 from . import KEY, ReadResult, rows_to_frame
-from ._lines import fail, json_records
+from ._lines import file_list, json_lines
+from ._rows import FileRows, bad, excerpt_of
 
 FORMATS = ("ccks2021_event",)
 
@@ -78,50 +82,60 @@ def label_columns(mentions: list[tuple[str, str, int]]) -> dict:
             "roles": roles, "focus_role": roles[0], "focus_entities": grouped[roles[0]]}
 
 
+def _line_row(record: dict, path, line: int, result: ReadResult) -> dict | None:
+    shape_text = f"JSON lines shaped {SHAPE}"
+
+    def shape(field, what):
+        bad(path, line, field, what, shape_text)
+
+    if not isinstance(record.get("text_id"), (str, int)) \
+            or isinstance(record.get("text_id"), bool):
+        shape("text_id", '"text_id" is missing')
+    for name in ("text", "level1", "level2", "level3"):
+        if not isinstance(record.get(name), str):
+            shape(name, f'"{name}" is missing or not a string')
+    text = record["text"]
+    row = {KEY: str(record["text_id"]), "text": text,
+           **{name: record[name] for name in ("level1", "level2", "level3")}}
+    attributes = record.get("attributes")
+    if attributes is None:                  # the unlabelled evaluation file
+        row.update({c: None for c in LABEL_COLUMNS})
+        return row
+    if not isinstance(attributes, list):
+        shape("attributes", '"attributes" is not a list')
+    mentions = []
+    for i, attribute in enumerate(attributes):
+        if not (isinstance(attribute, dict) and isinstance(attribute.get("type"), str)
+                and isinstance(attribute.get("entity"), str)
+                and all(isinstance(attribute.get(k), int)
+                        and not isinstance(attribute.get(k), bool)
+                        for k in ("start", "end"))):
+            shape("attributes", f"attributes[{i}] is not {{\"type\": str, \"entity\": str, "
+                  "\"start\": int, \"end\": int}")
+    for attribute in attributes:
+        at = locate(text, attribute["entity"], attribute["start"], attribute["end"])
+        if at is None:
+            result.reject("argument_not_in_text", path, line, excerpt_of(record))
+            return None
+        mentions.append((attribute["type"], attribute["entity"], at))
+    if not mentions:
+        result.reject("no_arguments", path, line, excerpt_of(record))
+        return None
+    row.update(label_columns(mentions))
+    return row
+
+
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
     result = ReadResult(pl.DataFrame())
     rows = []
     shape_text = f"JSON lines shaped {SHAPE}"
-    for path, line, record in json_records(files, fmt, encoding, label, shape_text):
-        def shape(what):
-            fail(path, line, what, f"JSON lines shaped {SHAPE}")
-
-        if not isinstance(record.get("text_id"), (str, int)) \
-                or isinstance(record.get("text_id"), bool):
-            shape('"text_id" is missing')
-        for name in ("text", "level1", "level2", "level3"):
-            if not isinstance(record.get(name), str):
-                shape(f'"{name}" is missing or not a string')
-        text = record["text"]
-        row = {KEY: str(record["text_id"]), "text": text,
-               **{name: record[name] for name in ("level1", "level2", "level3")}}
-        attributes = record.get("attributes")
-        if attributes is None:                  # the unlabelled evaluation file
-            row.update({c: None for c in LABEL_COLUMNS})
-            rows.append(row)
-            continue
-        if not isinstance(attributes, list):
-            shape('"attributes" is not a list')
-        mentions, reason = [], None
-        for i, attribute in enumerate(attributes):
-            if not (isinstance(attribute, dict) and isinstance(attribute.get("type"), str)
-                    and isinstance(attribute.get("entity"), str)
-                    and all(isinstance(attribute.get(k), int)
-                            and not isinstance(attribute.get(k), bool)
-                            for k in ("start", "end"))):
-                shape(f"attributes[{i}] is not {{\"type\": str, \"entity\": str, "
-                      "\"start\": int, \"end\": int}")
-            at = locate(text, attribute["entity"], attribute["start"], attribute["end"])
-            if at is None:
-                reason = "argument_not_in_text"
-                break
-            mentions.append((attribute["type"], attribute["entity"], at))
-        if reason is None and not mentions:
-            reason = "no_arguments"
-        if reason:
-            result.reject(reason, path, line, json.dumps(record, ensure_ascii=False))
-            continue
-        row.update(label_columns(mentions))
-        rows.append(row)
+    for path in file_list(files, fmt, label):
+        guard = FileRows(result, path, SCHEMA)
+        for line, record in json_lines(path, encoding, label, shape_text):
+            row = guard.attempt(line, record, lambda: _line_row(record, path, line, result),
+                                shape_text)
+            if row is not None:
+                rows.append(row)
+        guard.done()
     result.frame = rows_to_frame(rows, SCHEMA)
     return result

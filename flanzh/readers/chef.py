@@ -9,12 +9,16 @@ CHEFtrain.py``, ``Pipeline/BERT_Classsfication/train.py``): each file is ONE JSO
       "gold evidence": {"0": {"text": str}, ... "4": {...}}},    # annotated sentences, "" = none
      ...]
 
-with label 0 supported, 1 refuted, 2 not enough information. Anything else (not an array, a
-claim without a "claim" string or an integer "label", "gold evidence" not an object of
-{"text": str}) fails with the file, the item and this shape.
+with label 0 supported, 1 refuted, 2 not enough information. A top level that is not an array
+fails. A claim without a "claim" string or an integer "label", with "gold evidence" not an
+object of {"text": str}, a "domain" that is not a string, or a lone surrogate, is dropped and
+counted (``wrong_type:<key>``, ``lone_surrogate:<key>``; the reject's line is the claim's index);
+a file none of whose claims is readable fails with the file, the item and this shape. The
+authors' Joint/Data/filter.py cuts every "domain" to its first two characters ("政治", "社会").
 
 One row per claim: ``claim``, ``evidence`` (the non-empty gold evidence sentences, in slot order
-"0".."4"), ``label`` (the integer as a string: "0", "1", "2"), ``domain`` (null when absent). A
+"0".."4"), ``label`` (the integer as a string: "0", "1", "2"), ``domain`` (null when absent or
+null). A
 claim without any gold evidence text is dropped as ``no_gold_evidence``. Key: ``claimId``, else the
 position in the array.
 """
@@ -25,6 +29,7 @@ import polars as pl
 
 from . import KEY, ReadResult, rows_to_frame
 from ._lines import fail, json_document
+from ._rows import FileRows, bad
 
 FORMATS = ("chef",)
 
@@ -41,13 +46,13 @@ def _slot_order(slot: str):
 
 def _gold_sentences(gold, path, where: str) -> list[str]:
     if not isinstance(gold, dict):
-        fail(path, where, f'"{GOLD}" is missing or not an object of numbered slots', SHAPE)
+        bad(path, where, GOLD, f'"{GOLD}" is missing or not an object of numbered slots', SHAPE)
     sentences = []
     for slot in sorted(gold, key=_slot_order):
         entry = gold[slot]
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
-            fail(path, f'{where}["{GOLD}"]["{slot}"]', 'a slot is not an object with a "text" '
-                 "string", SHAPE)
+            bad(path, f'{where}["{GOLD}"]["{slot}"]', GOLD, 'a slot is not an object with a '
+                '"text" string', SHAPE)
         text = entry["text"].strip()
         if text:
             sentences.append(text)
@@ -63,25 +68,38 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
         document = json_document(path, encoding, label, SHAPE)
         if not isinstance(document, list):
             fail(path, "$", f"top level is a JSON {type(document).__name__}, not an array", SHAPE)
-        for i, claim in enumerate(document):
+        guard = FileRows(result, path, SCHEMA)
+
+        def claim_row(claim, i: int) -> dict | None:
             where = f"$[{i}]"
             if not isinstance(claim, dict):
-                fail(path, where, "an item is not a JSON object", SHAPE)
+                bad(path, where, "claim", "an item is not a JSON object", SHAPE)
             if not isinstance(claim.get("claim"), str):
-                fail(path, where, '"claim" is missing or not a string', SHAPE)
+                bad(path, where, "claim", '"claim" is missing or not a string', SHAPE)
             value = claim.get("label")
             if not isinstance(value, int) or isinstance(value, bool):
-                fail(path, where, f'"label" is {value!r}, not an integer', SHAPE)
+                bad(path, where, "label", f'"label" is {value!r}, not an integer', SHAPE)
             evidence = _gold_sentences(claim.get(GOLD), path, where)
-            key = str(claim.get("claimId", i))
+            domain = claim.get("domain")
+            if domain is not None and not isinstance(domain, str):
+                bad(path, where, "domain", '"domain" is not a string', SHAPE)
+            claim_id = claim.get("claimId", i)
+            if isinstance(claim_id, (dict, list)):
+                bad(path, where, "claimId", '"claimId" is not a string or a number', SHAPE)
+            key = str(claim_id)
             if key in seen:
                 key = f"{key}@{i}"
             seen.add(key)
             if not evidence:
                 result.reject("no_gold_evidence", path, i, claim["claim"])
-                continue
-            domain = claim.get("domain")
-            rows.append({KEY: key, "claim": claim["claim"], "evidence": evidence,
-                         "label": str(value), "domain": domain if isinstance(domain, str) else None})
+                return None
+            return {KEY: key, "claim": claim["claim"], "evidence": evidence,
+                    "label": str(value), "domain": domain}
+
+        for i, claim in enumerate(document):
+            row = guard.attempt(f"$[{i}]", claim, lambda: claim_row(claim, i), SHAPE, number=i)
+            if row is not None:
+                rows.append(row)
+        guard.done()
     result.frame = rows_to_frame(rows, SCHEMA)
     return result

@@ -8,6 +8,12 @@
   passages hold numbered markers ``#idiom123#``; gold candidate indices come from a separate
   answer file ``{"#idiom123#": index}`` (named part ``answers``; absent for the test split).
   Key: the marker.
+- FewCLUE copy (CLUEbenchmark/FewCLUE datasets/chid/), JSON lines
+  ``{"id": int, "candidates": [7 idioms], "content": str with ONE "#idiom#", "answer": index}``
+  (``answer`` absent in the unlabelled test.json). Key: the id (the line number without one).
+  An answer that is not an integer index into the candidates drops the line, counted as
+  ``wrong_type:answer`` or ``answer_out_of_range``; more than one blank with a flat candidate
+  list is refused.
 
 Output columns: ``passage`` (the blank shown as ``reader_options.blank``, other blanks filled with
 their gold idiom, or the neutral blank when unknown), ``candidates``, ``answer`` (null when unknown).
@@ -15,6 +21,7 @@ their gold idiom, or the neutral blank when unknown), ``candidates``, ``answer``
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -32,7 +39,8 @@ DEFAULT_BLANK = "＿＿＿＿"
 OTHER_BLANK = "__"
 SHAPES = ('original: {"content": "...#idiom#...", "groundTruth": [str], "candidates": [[str]]}; '
           'CLUE: {"candidates": [str], "content": [str with #idiomN#]} plus an answers file '
-          '{"#idiomN#": index}')
+          '{"#idiomN#": index}; FewCLUE: {"id": int, "candidates": [str], '
+          '"content": "...#idiom#...", "answer": index}')
 
 SCHEMA = {KEY: pl.Utf8, GROUP: pl.Utf8, "passage": pl.Utf8, "candidates": pl.List(pl.Utf8),
           "answer": pl.Utf8}
@@ -65,6 +73,34 @@ def _original_rows(record: dict, path, line: int, blank: str) -> list[dict]:
         rows.append({KEY: f"{line}:{i}", GROUP: f"{Path(path).name}:{line}", "passage": text,
                      "candidates": list(candidates[i]), "answer": truths[i] if truths else None})
     return rows
+
+
+def _is_fewclue(record: dict) -> bool:
+    """A FewCLUE line: a string passage with a flat list of idioms (the original release has a
+    list of candidate lists, one per blank, and groundTruth)."""
+    candidates = record.get("candidates")
+    return ("groundTruth" not in record and isinstance(candidates, list) and bool(candidates)
+            and all(isinstance(c, str) for c in candidates))
+
+
+def _fewclue_row(record: dict, path, line: int, blank: str, result: ReadResult) -> dict | None:
+    content, candidates = record["content"], record["candidates"]
+    count = content.count(ORIGINAL_MARK)
+    if count != 1:
+        _fail(path, line, f"{count} #idiom# blanks with one flat candidate list (a FewCLUE line "
+              "has exactly one blank; the original release lists candidates per blank)")
+    answer = record.get("answer")
+    excerpt = json.dumps(record, ensure_ascii=False)
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, int)):
+        result.reject("wrong_type:answer", path, line, excerpt)
+        return None
+    if answer is not None and not 0 <= answer < len(candidates):
+        result.reject("answer_out_of_range", path, line, excerpt)
+        return None
+    key = str(record["id"]) if record.get("id") is not None else f"{line}:0"
+    return {KEY: key, GROUP: f"{Path(path).name}:{line}",
+            "passage": content.replace(ORIGINAL_MARK, blank), "candidates": list(candidates),
+            "answer": None if answer is None else candidates[answer]}
 
 
 def _clue_rows(record: dict, answers: dict | None, path, line: int, blank: str) -> list[dict]:
@@ -115,17 +151,21 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
         data_files = [files["data"]]
     else:
         data_files = list(files)
-    rows = []
+    rows, result = [], ReadResult(pl.DataFrame())
     for path in data_files:
         for line_no, record in json_lines(path, encoding, label, f"ChID lines shaped {SHAPES}"):
             content = record.get("content")
-            if isinstance(content, str):
+            if isinstance(content, str) and _is_fewclue(record):
+                row = _fewclue_row(record, path, line_no, blank, result)
+                rows += [row] if row is not None else []
+            elif isinstance(content, str):
                 rows += _original_rows(record, path, line_no, blank)
             elif isinstance(content, list):
                 rows += _clue_rows(record, answers, path, line_no, blank)
             else:
                 _fail(path, line_no, '"content" is neither a string nor a list of passages')
-    return ReadResult(rows_to_frame(rows, SCHEMA))
+    result.frame = rows_to_frame(rows, SCHEMA)
+    return result
 
 
 def from_hub(dataset, *, options: dict, label: str) -> ReadResult:

@@ -18,7 +18,12 @@ with the file name when a split has several files):
 - ``marked``: the text with each mention written as ``【陶文彬/人名】`` (a mention overlapping an
   earlier one is left unmarked).
 
-A test line (no ``label``) gives null for every label column. ``from_hub`` reads the unofficial
+A test line (no ``label``) gives null for every label column. A line with a value of the wrong
+JSON type (``"label": []``, a span ``["3", 5]``) or a lone surrogate is dropped and counted
+(``wrong_type:<field>``, ``lone_surrogate:<key>``); a file with no readable line fails with the
+first problem. Verified on the real train/dev files (hemingkx/CLUENER2020 copy): every span end
+is inclusive, the key is spelled ``government``, and entity strings keep stray marks of the
+text (``突袭黑暗雅典娜》``, a game name with the closing book-title mark). ``from_hub`` reads the unofficial
 ``xusenlin/clue-ner`` copy: ``{"text", "entities": [{"entity", "start_offset", "end_offset"
 (exclusive), "label"}]}``.
 """
@@ -31,7 +36,8 @@ from pathlib import Path
 import polars as pl
 
 from . import KEY, ReadResult, rows_to_frame
-from ._lines import fail, json_records
+from ._lines import file_list, json_lines
+from ._rows import FileRows, bad, excerpt_of
 
 FORMATS = ("cluener",)
 
@@ -85,8 +91,8 @@ def _unlabelled() -> dict:
 
 def _mentions(record: dict, path, line: int) -> tuple[list | None, str | None]:
     """(mentions, None), or (None, drop reason)."""
-    def shape(what):
-        fail(path, line, what, f"JSON lines shaped {SHAPE}")
+    def shape(what, field="label"):
+        bad(path, line, field, what, f"JSON lines shaped {SHAPE}")
 
     text, label = record["text"], record["label"]
     if not isinstance(label, dict):
@@ -111,27 +117,39 @@ def _mentions(record: dict, path, line: int) -> tuple[list | None, str | None]:
     return mentions, None
 
 
+def _line_row(record: dict, path, line: int, key_of, result: ReadResult) -> dict | None:
+    if not isinstance(record.get("text"), str):
+        bad(path, line, "text", '"text" is missing or not a string', f"JSON lines shaped {SHAPE}")
+    row = {KEY: key_of(record), "text": record["text"]}
+    if record.get("label") is None:
+        row.update(_unlabelled())
+        return row
+    mentions, reason = _mentions(record, path, line)
+    if reason:
+        result.reject(reason, path, line, excerpt_of(record))
+        return None
+    row.update(label_columns(record["text"], mentions))
+    return row
+
+
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
     result = ReadResult(pl.DataFrame())
     rows = []
     shape_text = f"JSON lines shaped {SHAPE}"
-    for path, line, record in json_records(files, fmt, encoding, label, shape_text):
-        if not isinstance(record.get("text"), str):
-            fail(path, line, '"text" is missing or not a string', f"JSON lines shaped {SHAPE}")
-        if record.get("id") is not None:
-            key = str(record["id"])
-        else:
-            key = str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
-        row = {KEY: key, "text": record["text"]}
-        if record.get("label") is None:
-            row.update(_unlabelled())
-        else:
-            mentions, reason = _mentions(record, path, line)
-            if reason:
-                result.reject(reason, path, line, json.dumps(record, ensure_ascii=False))
-                continue
-            row.update(label_columns(record["text"], mentions))
-        rows.append(row)
+    for path in file_list(files, fmt, label):
+        guard = FileRows(result, path, SCHEMA)
+
+        def key_of(record, line):
+            if record.get("id") is not None and not isinstance(record["id"], (dict, list)):
+                return str(record["id"])
+            return str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
+
+        for line, record in json_lines(path, encoding, label, shape_text):
+            row = guard.attempt(line, record, lambda: _line_row(
+                record, path, line, lambda r: key_of(r, line), result), shape_text)
+            if row is not None:
+                rows.append(row)
+        guard.done()
     result.frame = rows_to_frame(rows, SCHEMA)
     return result
 

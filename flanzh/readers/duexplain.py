@@ -14,8 +14,11 @@ evaluation code (PaddleNLP ``examples/model_interpretation``), which reads two J
   "sample_type": ..., "rel_ids": [...]}``; indices and labels may be written as strings.
 
 Named parts ``data`` and ``golden`` are joined on ``id`` = ``sent_id``; a single file (a list of
-files) is read as records that carry both halves. Anything else fails, naming file, line and
-these shapes.
+files) is read as records that carry both halves. A line with a key missing or of the wrong JSON
+type (``"sample_type": 1``, ``"sent_token": "很好"``) or with a lone surrogate is dropped and
+counted once per instance (``wrong_type:<key>``, ``lone_surrogate:<key>``; its counterpart in the
+other file is not counted again); a file with no readable line, or a repeated id, fails, naming
+file, line and these shapes.
 
 One row per instance: ``text`` (the context), ``label`` (``sent_label`` as a string), ``rationales``
 (each annotated rationale as text: its tokens in order; a gap of only punctuation keeps it, any
@@ -35,6 +38,7 @@ import polars as pl
 from ..errors import SourceError
 from . import GROUP, KEY, ReadResult, rows_to_frame
 from ._lines import fail, json_lines
+from ._rows import FileRows, bad
 
 FORMATS = ("duexplain_senti",)
 
@@ -53,19 +57,21 @@ SCHEMA = {KEY: pl.Utf8, GROUP: pl.Utf8, "text": pl.Utf8, "label": pl.Utf8,
 def _id(record: dict, name: str, path, line: int, shape: str) -> str:
     value = record.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, str)) or str(value).strip() == "":
-        fail(path, line, f'"{name}" is missing or not an int', shape)
+        bad(path, line, name, f'"{name}" is missing or not an int', shape)
     return str(value).strip()
 
 
 def _data_part(record: dict, path, line: int, shape: str) -> dict:
     context, tokens = record.get("context"), record.get("sent_token")
     if not isinstance(context, str):
-        fail(path, line, '"context" is missing or not a string', shape)
+        bad(path, line, "context", '"context" is missing or not a string', shape)
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        fail(path, line, '"sent_token" is missing or not a list of strings', shape)
+        bad(path, line, "sent_token", '"sent_token" is missing or not a list of strings', shape)
     rel_ids = record.get("rel_ids") or []
-    if not isinstance(rel_ids, list):
-        fail(path, line, '"rel_ids" is not a list', shape)
+    if not isinstance(rel_ids, list) or not all(isinstance(r, (int, str)) for r in rel_ids):
+        bad(path, line, "rel_ids", '"rel_ids" is not a list of ids', shape)
+    if not isinstance(record.get("sample_type"), (str, type(None))):
+        bad(path, line, "sample_type", '"sample_type" is not a string', shape)
     return {"context": context, "tokens": tokens, "sample_type": record.get("sample_type"),
             "rel_ids": [str(r) for r in rel_ids], "where": (path, line)}
 
@@ -73,14 +79,16 @@ def _data_part(record: dict, path, line: int, shape: str) -> dict:
 def _gold_part(record: dict, path, line: int, shape: str) -> dict:
     label, rationales = record.get("sent_label"), record.get("rationales")
     if isinstance(label, bool) or not isinstance(label, (int, str)):
-        fail(path, line, '"sent_label" is missing or not an int', shape)
+        bad(path, line, "sent_label", '"sent_label" is missing or not an int', shape)
     if not isinstance(rationales, list) or not all(isinstance(r, list) for r in rationales):
-        fail(path, line, '"rationales" is missing or not a list of index lists', shape)
+        bad(path, line, "rationales", '"rationales" is missing or not a list of index lists',
+            shape)
     indices = []
     for rationale in rationales:
         if not all((isinstance(i, int) and not isinstance(i, bool))
                    or (isinstance(i, str) and i.strip().isdigit()) for i in rationale):
-            fail(path, line, '"rationales" holds something that is not a token index', shape)
+            bad(path, line, "rationales", '"rationales" holds something that is not a token '
+                "index", shape)
         indices.append(sorted({int(i) for i in rationale}))
     rel_ids = record.get("rel_ids") or []
     return {"label": str(label).strip(), "rationales": indices,
@@ -138,32 +146,62 @@ def _instance_row(key: str, data: dict, gold: dict, groups: dict, result: ReadRe
             "sample_type": data["sample_type"]}
 
 
+def _parts(path, encoding: str, label: str, shape: str, result: ReadResult, parse, skipped: set):
+    """(key, part) for each readable line of ``path``; a line that is not (a wrong JSON type, a
+    lone surrogate) is counted by the guard, and its id, when readable, goes into ``skipped`` so
+    its counterpart in the other file is not counted a second time."""
+    guard = FileRows(result, path)
+    for line_no, record in json_lines(path, encoding, label, shape):
+        out = guard.attempt(line_no, record, lambda: parse(record, line_no), shape)
+        if out is None:
+            raw = record.get("id", record.get("sent_id"))
+            if isinstance(raw, (int, str)) and not isinstance(raw, bool):
+                skipped.add(str(raw).strip())
+            continue
+        yield line_no, out
+    guard.done()
+
+
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
     result = ReadResult(rows_to_frame([], SCHEMA))
-    data, gold = {}, {}
+    data, gold, skipped = {}, {}, set()
     if isinstance(files, dict):
         if set(files) != {"data", "golden"}:
             raise SourceError(f"{label}: duexplain_senti takes the named parts 'data' and "
                               f"'golden' (or one merged file); got {', '.join(files)}")
-        for line_no, record in json_lines(files["data"], encoding, label, DATA_SHAPE):
-            key = _id(record, "id", files["data"], line_no, DATA_SHAPE)
+        d_path, g_path = files["data"], files["golden"]
+
+        def data_line(record, line_no):
+            return (_id(record, "id", d_path, line_no, DATA_SHAPE),
+                    _data_part(record, d_path, line_no, DATA_SHAPE))
+
+        def gold_line(record, line_no):
+            return (_id(record, "sent_id", g_path, line_no, GOLD_SHAPE),
+                    _gold_part(record, g_path, line_no, GOLD_SHAPE))
+
+        for line_no, (key, part) in _parts(d_path, encoding, label, DATA_SHAPE, result,
+                                           data_line, skipped):
             if key in data:
-                fail(files["data"], line_no, f"id {key} repeats", DATA_SHAPE)
-            data[key] = _data_part(record, files["data"], line_no, DATA_SHAPE)
-        for line_no, record in json_lines(files["golden"], encoding, label, GOLD_SHAPE):
-            key = _id(record, "sent_id", files["golden"], line_no, GOLD_SHAPE)
+                fail(d_path, line_no, f"id {key} repeats", DATA_SHAPE)
+            data[key] = part
+        for line_no, (key, part) in _parts(g_path, encoding, label, GOLD_SHAPE, result,
+                                           gold_line, skipped):
             if key in gold:
-                fail(files["golden"], line_no, f"sent_id {key} repeats", GOLD_SHAPE)
-            gold[key] = _gold_part(record, files["golden"], line_no, GOLD_SHAPE)
+                fail(g_path, line_no, f"sent_id {key} repeats", GOLD_SHAPE)
+            gold[key] = part
     else:
         for path in files:
-            for line_no, record in json_lines(path, encoding, label, MERGED_SHAPE):
+            def merged_line(record, line_no, path=path):
                 key = _id(record, "id" if "id" in record else "sent_id", path, line_no,
                           MERGED_SHAPE)
+                return key, (_data_part(record, path, line_no, MERGED_SHAPE),
+                             _gold_part(record, path, line_no, MERGED_SHAPE))
+
+            for line_no, (key, (d_part, g_part)) in _parts(path, encoding, label, MERGED_SHAPE,
+                                                           result, merged_line, skipped):
                 if key in data:
                     fail(path, line_no, f"id {key} repeats", MERGED_SHAPE)
-                data[key] = _data_part(record, path, line_no, MERGED_SHAPE)
-                gold[key] = _gold_part(record, path, line_no, MERGED_SHAPE)
+                data[key], gold[key] = d_part, g_part
     # an original and its perturbed copies form one group
     groups = {}
     for key, part in [*data.items(), *gold.items()]:
@@ -171,6 +209,8 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
             groups.setdefault(rel, key)
     rows = []
     for key, part in data.items():
+        if key in skipped:                  # its gold line was counted as a bad line
+            continue
         if key not in gold:
             path, line = part["where"]
             result.reject("missing_gold", path, line, f"{key}: {part['context'][:100]}")
@@ -179,7 +219,7 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
         if row is not None:
             rows.append(row)
     for key, part in gold.items():
-        if key not in data:
+        if key not in data and key not in skipped:
             path, line = part["where"]
             result.reject("missing_text", path, line, f"sent_id {key} has no instance")
     result.frame = rows_to_frame(rows, SCHEMA)

@@ -12,7 +12,10 @@ Every triple's ``subject`` and object ``@value`` must occur in ``text``. DuIE ha
 whose entity is an alias not written in the sentence; such a row is DROPPED, counted as
 ``triple_not_in_text`` (with examples), rather than trimmed to its checkable triples: a trimmed
 row would teach the model to leave out a relation the sentence does state. A labelled row with an
-empty ``spo_list`` is dropped as ``no_triples``. Repeated triples are kept once.
+empty ``spo_list`` is dropped as ``no_triples``. Repeated triples are kept once. A row with a
+value of the wrong JSON type (``"subject_type": 5``, an ``object`` that is a plain string) or a
+lone surrogate is dropped and counted as ``wrong_type:<field>`` / ``lone_surrogate:<field>``
+(see ``_rows.py``); a file with no readable row at all fails with the first problem.
 
 Output columns, one row per line (key: the line number; ``<file>:<line>`` when a split has
 several files):
@@ -36,7 +39,8 @@ from pathlib import Path
 import polars as pl
 
 from . import KEY, ReadResult, rows_to_frame
-from ._lines import fail, json_records
+from ._lines import file_list, json_lines
+from ._rows import FileRows, bad, excerpt_of
 
 FORMATS = ("duie",)
 
@@ -54,26 +58,40 @@ LABEL_COLUMNS = [c for c in SCHEMA if c not in (KEY, "text")]
 
 
 def _spo(spo, path, line: int, i: int) -> dict:
-    """One triple, shape-checked."""
-    def shape(what):
-        fail(path, line, f"spo_list[{i}]: {what}", f"JSON lines shaped {SHAPE}")
+    """One triple, type-checked; a value of the wrong JSON type is a row problem
+    ``wrong_type:<field>``."""
+    def shape(field, what):
+        bad(path, line, field, f"spo_list[{i}]: {what}", f"JSON lines shaped {SHAPE}")
 
     if not isinstance(spo, dict):
-        shape("not an object")
+        shape("triple", "not an object")
     for name in ("predicate", "subject"):
         if not isinstance(spo.get(name), str):
-            shape(f'"{name}" is missing or not a string')
+            shape(name, f'"{name}" is missing or not a string')
+    if not isinstance(spo.get("subject_type"), (str, type(None))):
+        shape("subject_type", f'"subject_type" is {_kind(spo["subject_type"])}, not a string')
     obj, obj_type = spo.get("object"), spo.get("object_type") or {}
     if not isinstance(obj, dict) or not isinstance(obj.get("@value"), str):
-        shape('"object" is not an object with an "@value" string')
-    if not isinstance(obj_type, dict):
-        shape('"object_type" is not an object')
+        shape("object", '"object" is not an object with an "@value" string')
+    if not isinstance(obj_type, dict) or not isinstance(obj_type.get("@value"), (str, type(None))):
+        shape("object_type", '"object_type" is not an object with an "@value" string')
     slots = {k: v for k, v in obj.items() if k != "@value"}
     if not all(isinstance(v, str) for v in slots.values()):
-        shape('an "object" slot value is not a string')
+        shape("object", 'an "object" slot value is not a string')
     return {"subject": spo["subject"], "subject_type": spo.get("subject_type") or "",
             "predicate": spo["predicate"], "object": obj["@value"],
             "object_type": obj_type.get("@value") or "", "_slots": slots}
+
+
+def _kind(value) -> str:
+    """A JSON value's kind, for messages: a number, a list, null, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return {"list": "a list", "dict": "an object"}.get(type(value).__name__, type(value).__name__)
 
 
 def label_columns(triples: list[dict]) -> dict:
@@ -119,29 +137,39 @@ def labelled_row(text: str, triples: list[dict]) -> tuple[dict | None, str | Non
     return label_columns(unique), None
 
 
+def _line_row(record: dict, path, line: int, key: str, result: ReadResult) -> dict | None:
+    shape_text = f"JSON lines shaped {SHAPE}"
+    text = record.get("text")
+    if not isinstance(text, str):
+        bad(path, line, "text", '"text" is missing or not a string', shape_text)
+    row = {KEY: key, "text": text}
+    spo_list = record.get("spo_list")
+    if spo_list is None:                       # the test file
+        row.update({c: None for c in LABEL_COLUMNS})
+        return row
+    if not isinstance(spo_list, list):
+        bad(path, line, "spo_list", '"spo_list" is not a list', shape_text)
+    triples = [_spo(spo, path, line, i) for i, spo in enumerate(spo_list)]
+    columns, reason = labelled_row(text, triples)
+    if reason:
+        result.reject(reason, path, line, excerpt_of(record))
+        return None
+    row.update(columns)
+    return row
+
+
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
     result = ReadResult(pl.DataFrame())
     rows = []
     shape_text = f"JSON lines shaped {SHAPE}"
-    for path, line, record in json_records(files, fmt, encoding, label, shape_text):
-        text = record.get("text")
-        if not isinstance(text, str):
-            fail(path, line, '"text" is missing or not a string', f"JSON lines shaped {SHAPE}")
-        key = str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
-        row = {KEY: key, "text": text}
-        spo_list = record.get("spo_list")
-        if spo_list is None:                       # the test file
-            row.update({c: None for c in LABEL_COLUMNS})
-            rows.append(row)
-            continue
-        if not isinstance(spo_list, list):
-            fail(path, line, '"spo_list" is not a list', f"JSON lines shaped {SHAPE}")
-        triples = [_spo(spo, path, line, i) for i, spo in enumerate(spo_list)]
-        columns, reason = labelled_row(text, triples)
-        if reason:
-            result.reject(reason, path, line, json.dumps(record, ensure_ascii=False))
-            continue
-        row.update(columns)
-        rows.append(row)
+    for path in file_list(files, fmt, label):
+        guard = FileRows(result, path, SCHEMA)
+        for line, record in json_lines(path, encoding, label, shape_text):
+            key = str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
+            row = guard.attempt(line, record, lambda: _line_row(record, path, line, key, result),
+                                shape_text)
+            if row is not None:
+                rows.append(row)
+        guard.done()
     result.frame = rows_to_frame(rows, SCHEMA)
     return result

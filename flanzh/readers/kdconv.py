@@ -8,7 +8,13 @@ One row per response turn (every turn after the first): ``history`` (the turns b
 ``（陈绮贞，代表作品，旅行的意义）``, the unstructured ``Information`` relation shown as ``简介``; an
 empty list when the turn cites none), ``topic`` (the conversation's starting entity) and ``domain`` (the folder
 name: film, music or travel). Key: ``<domain>/<file stem>:<conversation>:<turn>``; group: the
-conversation. Anything not shaped like this fails, naming the file and the JSON path.
+conversation. A conversation not shaped like this (a value of the wrong JSON type, a lone
+surrogate) is dropped and counted as ``wrong_type:<key>`` / ``lone_surrogate:<key>``, with its
+index as the reject's line; a file none of whose conversations is readable fails, naming the file
+and the JSON path. Verified on thu-coai/KdConv's dev and test files: ``attrs`` is left out
+(never empty) on turns that cite nothing; ``Information`` is capitalised and its ``name`` is the
+entity's disambiguated page title (``恋恋笔记本（美国2004年…爱情片）``), while the conversation's
+``name`` may be lower-cased (``h3m``).
 
 ``from_hub`` reads the hub copy (``thu-coai/kd_conv_with_kb``, ``*_dialogues`` configs), where
 ``messages`` and ``attrs`` come as dicts of parallel lists and ``domain`` is a column.
@@ -23,6 +29,7 @@ import polars as pl
 from ..errors import SourceError
 from . import GROUP, KEY, ReadResult, rows_to_frame
 from ._lines import fail, json_document
+from ._rows import FileRows, bad
 
 FORMATS = ("kdconv",)
 
@@ -57,45 +64,52 @@ def conversation_rows(conversation: dict, *, domain: str, key: str, group: str) 
 
 
 def _check(conversation, path, where: str) -> None:
-    def bad(what: str):
-        fail(path, where, what, SHAPE)
-
+    """Shape-check one conversation; a wrong JSON type is the row problem ``wrong_type:<key>``."""
     if not isinstance(conversation, dict):
-        bad("not an object")
+        bad(path, where, "conversation", "not an object", SHAPE)
     if not isinstance(conversation.get("name"), str):
-        bad('no "name" string')
+        bad(path, where, "name", 'no "name" string', SHAPE)
     messages = conversation.get("messages")
     if not isinstance(messages, list):
-        bad('no "messages" list')
+        bad(path, where, "messages", 'no "messages" list', SHAPE)
     for t, message in enumerate(messages):
         at = f"{where}.messages[{t}]"
         if not isinstance(message, dict) or not isinstance(message.get("message"), str):
-            fail(path, at, 'not an object with a "message" string', SHAPE)
+            bad(path, at, "message", 'not an object with a "message" string', SHAPE)
         attrs = message.get("attrs")
         if attrs is None:
             continue
         if not isinstance(attrs, list):
-            fail(path, f"{at}.attrs", "not a list", SHAPE)
+            bad(path, f"{at}.attrs", "attrs", "not a list", SHAPE)
         for a, attr in enumerate(attrs):
             if not isinstance(attr, dict) or not all(isinstance(attr.get(k), str)
                                                      for k in ATTR_KEYS):
-                fail(path, f"{at}.attrs[{a}]", 'not an object with "name", "attrname" and '
-                     '"attrvalue" strings', SHAPE)
+                bad(path, f"{at}.attrs[{a}]", "attrs", 'not an object with "name", "attrname" '
+                    'and "attrvalue" strings', SHAPE)
 
 
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
     files = list(files.values()) if isinstance(files, dict) else list(files)
+    result = ReadResult(pl.DataFrame())
     rows: list[dict] = []
     for path in map(Path, files):
         document = json_document(path, encoding, label, SHAPE)
         if not isinstance(document, list):
             fail(path, "$", "the top level is not an array", SHAPE)
         domain = path.parent.name
-        for c, conversation in enumerate(document):
+        guard = FileRows(result, path, SCHEMA)
+
+        def conversation_of(conversation, c: int) -> list[dict]:
             _check(conversation, path, f"$[{c}]")
             name = f"{domain}/{path.stem}:{c}"
-            rows += conversation_rows(conversation, domain=domain, key=name, group=name)
-    return ReadResult(rows_to_frame(rows, SCHEMA))
+            return conversation_rows(conversation, domain=domain, key=name, group=name)
+
+        for c, conversation in enumerate(document):
+            rows += guard.attempt(f"$[{c}]", conversation,
+                                  lambda: conversation_of(conversation, c), SHAPE, number=c) or []
+        guard.done()
+    result.frame = rows_to_frame(rows, SCHEMA)
+    return result
 
 
 def _hub_messages(messages, n: int, label: str) -> list[dict]:

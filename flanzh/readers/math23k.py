@@ -27,14 +27,17 @@ Rows the pipeline cannot use consistently are counted, not read:
 (the expression, computed with exact fractions, does not give ``ans`` to the precision ``ans`` is
 written in: a template that shows the equation and then the answer would contradict itself). An
 expression or answer that cannot be computed (an unknown symbol) is kept unchecked. A duplicate
-``id`` is counted as ``duplicate_id``. Anything that is not an object with ``original_text``,
-``equation`` and ``ans`` fails with the file, the line and the expected shape.
+``id`` is counted as ``duplicate_id``. An item that is not an object with ``original_text``,
+``equation`` and ``ans`` of the right JSON types, or that holds a lone surrogate, is counted as
+``wrong_type:<field>`` / ``lone_surrogate:<key>``; a file with no readable item fails with the
+file, the line and the expected shape. Text that is not JSON fails at once.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -44,6 +47,7 @@ import polars as pl
 from ..encoding import read_text
 from . import KEY, ReadResult, rows_to_frame
 from ._lines import fail, file_list
+from ._rows import FileRows, bad
 
 FORMATS = ("math23k",)
 
@@ -181,11 +185,19 @@ def _row(record, path, where, index: int, result: ReadResult, seen: set) -> dict
     if not isinstance(record, dict) or not all(k in record for k in
                                                ("original_text", "equation", "ans")):
         got = ", ".join(record) if isinstance(record, dict) else type(record).__name__
-        fail(path, where, f"not a Math23K problem (got {got})", SHAPE)
+        missing = [k for k in ("original_text", "equation", "ans")
+                   if not isinstance(record, dict) or k not in record]
+        bad(path, where, missing[0], f"not a Math23K problem (got {got})", SHAPE)
     equation, ans = record["equation"], record["ans"]
-    if not isinstance(equation, str) or not isinstance(ans, (str, int, float)) \
-            or not isinstance(record["original_text"], str):
-        fail(path, where, "original_text, equation or ans has the wrong type", SHAPE)
+    for name, ok in (("original_text", isinstance(record["original_text"], str)),
+                     ("equation", isinstance(equation, str)),
+                     ("ans", not isinstance(ans, bool) and (
+                         isinstance(ans, (str, int))
+                         or (isinstance(ans, float) and math.isfinite(ans))))):
+        if not ok:
+            bad(path, where, name, "original_text, equation or ans has the wrong type", SHAPE)
+    if isinstance(record.get("id"), (dict, list)):
+        bad(path, where, "id", '"id" is not a string or a number', SHAPE)
     key = str(record.get("id", index))
     excerpt = f"id={key} {equation} ans={ans}"
     line = where if isinstance(where, int) else 0
@@ -216,10 +228,13 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
     rows, seen = [], set()
     for path in file_list(files, fmt, label):
         objects = _objects(read_text(path, encoding, label), path)
+        guard = FileRows(result, path, SCHEMA)
         for index, (line, record) in enumerate(objects):
-            row = _row(record, path, line, index, result, seen)
+            row = guard.attempt(line, record, lambda: _row(record, path, line, index, result,
+                                                           seen), SHAPE)
             if row is not None:
                 rows.append(row)
+        guard.done()
     result.frame = rows_to_frame(rows, SCHEMA)
     return result
 

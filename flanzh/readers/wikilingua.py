@@ -6,9 +6,11 @@ its sections as a dict of parallel lists (the shape of the HF ``esdurmus/wiki_li
                              "english_url": [str], "english_section_name": [str]}}
 
 The i-th items of the lists are one section; an article gives one row per section, keyed
-``<url>:<i>`` and grouped by url (so a few-shot prompt never shows a sibling section). Lists of
-different lengths fail with the file, the line and every length: a misaligned article cannot be
-split safely. ``english_url`` / ``english_section_name`` are optional (absent in the English
+``<url>:<i>`` and grouped by url (so a few-shot prompt never shows a sibling section). An article
+whose lists differ in length cannot be split safely: it is counted as ``parallel_lists_differ``
+(the reject names every length). A line with a key of the wrong JSON type or a lone surrogate is
+counted as ``wrong_type:<key>`` / ``lone_surrogate:<key>``. A file with no readable line fails
+with the file, the line and the first problem. ``english_url`` / ``english_section_name`` are optional (absent in the English
 config). An article without sections is counted as ``article_without_sections``; a url seen
 before as ``duplicate_url``.
 
@@ -30,7 +32,8 @@ import polars as pl
 from ..encoding import read_text
 from ..errors import SourceError
 from . import GROUP, KEY, ReadResult, rows_to_frame
-from ._lines import fail, file_list, json_lines_of
+from ._lines import file_list, json_lines_of
+from ._rows import FileRows, bad
 
 FORMATS = ("wikilingua",)
 
@@ -75,22 +78,23 @@ def _text(path: Path, encoding: str, label: str) -> str:
 def _sections(record: dict, path, line: int | str) -> list[dict]:
     url, article = record.get("url"), record.get("article")
     if not isinstance(url, str) or not url.strip():
-        fail(path, line, 'no "url" string', SHAPE)
+        bad(path, line, "url", 'no "url" string', SHAPE)
     if not isinstance(article, dict):
         kind = "a list" if isinstance(article, list) else type(article).__name__
-        fail(path, line, f'"article" is {kind}, not an object of parallel lists', SHAPE)
+        bad(path, line, "article", f'"article" is {kind}, not an object of parallel lists', SHAPE)
     lists = {}
     for name in REQUIRED + OPTIONAL:
         value = article.get(name)
         if value is None and name in OPTIONAL:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            fail(path, line, f'"article.{name}" is not a list of strings', SHAPE)
+            bad(path, line, name, f'"article.{name}" is not a list of strings', SHAPE)
         lists[name] = value
     lengths = {name: len(value) for name, value in lists.items()}
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{name} {n}" for name, n in lengths.items())
-        fail(path, line, f"parallel lists of different lengths ({shown})", SHAPE)
+        bad(path, line, None, f"parallel lists of different lengths ({shown})", SHAPE,
+            kind="parallel_lists_differ")
     title = title_from_url(url)
     return [{KEY: f"{url}:{i}", GROUP: url, "url": url, "title": title,
              **{name: (lists[name][i] if name in lists else None) for name in REQUIRED + OPTIONAL},
@@ -102,17 +106,21 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
     result = ReadResult(pl.DataFrame(schema={KEY: pl.Utf8}))
     rows, seen = [], set()
     for path in file_list(files, fmt, label):
+        guard = FileRows(result, path, SCHEMA)
         for line_no, record in json_lines_of(_text(path, encoding, label), path, SHAPE):
-            sections = _sections(record, path, line_no)
-            url = record["url"]
-            if url in seen:
-                result.reject("duplicate_url", path, line_no, url)
-                continue
-            seen.add(url)
-            if not sections:
-                result.reject("article_without_sections", path, line_no, url)
-                continue
-            rows += sections
+            def build(record=record, line_no=line_no, path=path) -> list[dict] | None:
+                sections = _sections(record, path, line_no)
+                url = record["url"]
+                if url in seen:
+                    result.reject("duplicate_url", path, line_no, url)
+                    return None
+                seen.add(url)
+                if not sections:
+                    result.reject("article_without_sections", path, line_no, url)
+                    return None
+                return sections
+            rows += guard.attempt(line_no, record, build, SHAPE) or []
+        guard.done()
     result.frame = rows_to_frame(rows, SCHEMA)
     return result
 

@@ -9,7 +9,9 @@ Two layouts, both from thunlp/XQA's own code (n/v against the tarball itself):
   whose ``docs`` reference the top-10 retrieved articles stored as plain-text files
   ``evidence/<subdir>/<file>`` (paragraphs separated by blank lines). The evidence folder is
   ``../evidence`` relative to the questions file, or ``reader_options.evidence_dir`` (relative to
-  the questions file's folder). A referenced document that is not on disk fails the read.
+  the questions file's folder). A referenced document that is not on disk fails the read; one
+  whose pair climbs out of the evidence folder (``["..", "x"]``, an absolute path) is refused
+  before anything is read.
 - **Released** (what ``preprocess_data.py`` reads; named parts ``questions`` and ``documents``):
   ``<split>.txt``, JSON lines ``{"question": str, "answers": [alias, ...], ...}``, and
   ``<split>_doc.json``, JSON lines aligned with it line by line, each a list of the question's
@@ -21,7 +23,9 @@ One row per question: ``question``, ``question_id``, ``answers`` (every alias, s
 retrieval order, i.e. its leading whole sentences up to ``reader_options.doc_chars`` characters
 (default 400; a document whose first sentence alone is longer is left out). The spec's length
 policy then keeps as many whole leads as fit. A question with no usable document is dropped as
-``no_documents``.
+``no_documents``; a line with a key missing or of the wrong JSON type, or a lone surrogate (in the
+question or, for the released layout, in its documents) as ``wrong_type:<key>`` /
+``lone_surrogate:<key>``; a file with no readable line fails with the first problem.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ..errors import SourceError
 from ..transforms import truncate
 from . import KEY, ReadResult, rows_to_frame
 from ._lines import fail, json_lines
+from ._rows import FileRows, bad
 
 FORMATS = ("xqa",)
 
@@ -66,9 +71,9 @@ def lead(document: str, max_chars: int) -> str | None:
 def _question_fields(record: dict, path, line: int, shape: str) -> tuple[str, list[str]]:
     question, answers = record.get("question"), record.get("answers")
     if not isinstance(question, str):
-        fail(path, line, '"question" is missing or not a string', shape)
+        bad(path, line, "question", '"question" is missing or not a string', shape)
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-        fail(path, line, '"answers" is missing or not a list of strings', shape)
+        bad(path, line, "answers", '"answers" is missing or not a list of strings', shape)
     return " ".join(question.split()), [a.strip() for a in answers if a.strip()]
 
 
@@ -93,32 +98,49 @@ def _preprocessed(path: Path, encoding: str, label: str, options: dict, result: 
                           "evidence/<subdir>/<file> documents that thunlp/XQA's preprocess_data.py "
                           "writes beside qa/ (or set reader_options.evidence_dir)")
     rows = []
+    guard = FileRows(result, path, SCHEMA)
     for line_no, record in json_lines(Path(path), encoding, label, QA_SHAPE):
-        question, answers = _question_fields(record, path, line_no, QA_SHAPE)
-        key, docs = record.get("question_id"), record.get("docs")
-        if not isinstance(key, (str, int)) or isinstance(key, bool):
-            fail(path, line_no, '"question_id" is missing or not a string', QA_SHAPE)
-        if not isinstance(docs, list) or not all(
-                isinstance(d, list) and len(d) == 2 and all(isinstance(x, str) for x in d)
-                for d in docs):
-            fail(path, line_no, '"docs" is not a list of [subdir, filename] pairs', QA_SHAPE)
-        key = str(key)
-        if key in seen:
-            fail(path, line_no, f"question_id {key} repeats line {seen[key]}", QA_SHAPE)
-        seen[key] = line_no
-        texts = []
-        for subdir, filename in docs:
-            doc_path = evidence / subdir / filename
-            if not doc_path.is_file():
-                raise SourceError(f"{path}: line {line_no}: document {subdir}/{filename} is not in "
-                                  f"{evidence}; expected every referenced document on disk")
-            texts.append(read_text(doc_path, encoding, label))
-        row = _row(key, question, answers, texts, doc_chars)
-        if not row["docs"]:
-            result.reject("no_documents", path, line_no, f"{key}: {question}")
-            continue
-        rows.append(row)
+        def build(record=record, line_no=line_no):
+            question, answers = _question_fields(record, path, line_no, QA_SHAPE)
+            key, docs = record.get("question_id"), record.get("docs")
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                bad(path, line_no, "question_id", '"question_id" is missing or not a string',
+                    QA_SHAPE)
+            if not isinstance(docs, list) or not all(
+                    isinstance(d, list) and len(d) == 2 and all(isinstance(x, str) for x in d)
+                    for d in docs):
+                bad(path, line_no, "docs", '"docs" is not a list of [subdir, filename] pairs',
+                    QA_SHAPE)
+            key = str(key)
+            if key in seen:
+                fail(path, line_no, f"question_id {key} repeats line {seen[key]}", QA_SHAPE)
+            seen[key] = line_no
+            texts = [read_text(_document_path(evidence, subdir, filename, path, line_no),
+                               encoding, label) for subdir, filename in docs]
+            row = _row(key, question, answers, texts, doc_chars)
+            if not row["docs"]:
+                result.reject("no_documents", path, line_no, f"{key}: {question}")
+                return None
+            return row
+        row = guard.attempt(line_no, record, build, QA_SHAPE)
+        if row is not None:
+            rows.append(row)
+    guard.done()
     return rows
+
+
+def _document_path(evidence: Path, subdir: str, filename: str, path, line_no: int) -> Path:
+    """The referenced document, which must exist inside the evidence folder: a pair that climbs
+    out of it (``["..", "secret.txt"]``, an absolute path) is refused, never read."""
+    doc_path = (evidence / subdir / filename).resolve()
+    if not doc_path.is_relative_to(evidence):
+        raise SourceError(f"{path}: line {line_no}: document {subdir}/{filename} points outside "
+                          f"the evidence folder {evidence}; refused. Expected [subdir, filename] "
+                          "pairs naming files inside it")
+    if not doc_path.is_file():
+        raise SourceError(f"{path}: line {line_no}: document {subdir}/{filename} is not in "
+                          f"{evidence}; expected every referenced document on disk")
+    return doc_path
 
 
 def _released(files: dict, encoding: str, label: str, result: ReadResult, doc_chars: int
@@ -146,14 +168,22 @@ def _released(files: dict, encoding: str, label: str, result: ReadResult, doc_ch
                           "aligned line by line")
     split = questions_path.stem
     rows = []
+    guard = FileRows(result, questions_path, SCHEMA)
     for index, ((line_no, record), docs) in enumerate(zip(questions, documents)):
-        question, answers = _question_fields(record, questions_path, line_no, RELEASED_QUESTIONS)
-        row = _row(f"{split}_{index}", question, answers, [d["document"] for d in docs],
-                   doc_chars)
-        if not row["docs"]:
-            result.reject("no_documents", questions_path, line_no, f"{row[KEY]}: {question}")
-            continue
-        rows.append(row)
+        def build(record=record, docs=docs, line_no=line_no, index=index):
+            question, answers = _question_fields(record, questions_path, line_no,
+                                                 RELEASED_QUESTIONS)
+            row = _row(f"{split}_{index}", question, answers, [d["document"] for d in docs],
+                       doc_chars)
+            if not row["docs"]:
+                result.reject("no_documents", questions_path, line_no, f"{row[KEY]}: {question}")
+                return None
+            return row
+        # the line's documents are part of the record: a lone surrogate there is counted too
+        row = guard.attempt(line_no, {**record, "documents": docs}, build, RELEASED_QUESTIONS)
+        if row is not None:
+            rows.append(row)
+    guard.done()
     return rows
 
 
