@@ -51,6 +51,7 @@ JSON_CONCATENATED = "JSON objects back to back"
 TEXT_LINES = "text lines"
 TEXT_BLOCKS = "text blocks"          # records separated by blank lines (CoNLL, dialogues)
 DAMAGED_GZIP = "damaged gzip"
+NOT_JSON = "not valid JSON"
 JSON_ONE_LINE = "one JSON object on one line"    # JSON lines with one record, or a document
 _SAME = [{TEXT_LINES, TEXT_BLOCKS}, {JSON_ONE_LINE, JSON_LINES}, {JSON_ONE_LINE, JSON_DOCUMENT}]
 NOTES_PER_TASK = 3
@@ -187,7 +188,7 @@ def _structure(text: str, complete: bool) -> Layout:
         try:
             _, end = json.JSONDecoder().raw_decode(stripped)
         except json.JSONDecodeError:
-            return Layout(JSON_DOCUMENT if not complete else "not valid JSON")
+            return Layout(JSON_DOCUMENT if not complete else NOT_JSON)
         rest = stripped[end:]
         if rest.lstrip()[:1] in ("{", "["):
             # the next value on the same line: back to back; on the next: JSON lines, one broken
@@ -232,7 +233,9 @@ def _layout_problems(report: FileReport, task: Task) -> tuple[list[str], list[st
     if expected is None or expected.kind in ("", "empty") or layout.kind == "empty":
         return blocking, shape
     if layout.kind != expected.kind and {layout.kind, expected.kind} not in _SAME:
-        shape.append(f"{name} is {layout.kind}; the reader expects {expected.kind} "
+        found = (f"{layout.kind} (cut short by an interrupted download?)"
+                 if layout.kind == NOT_JSON else layout.kind)
+        shape.append(f"{name} is {found}; the reader expects {expected.kind} "
                      "(as in the bundled sample)")
     elif (expected.header is not None and layout.header is not None
             and task.source["format"] in ("csv", "tsv")

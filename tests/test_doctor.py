@@ -107,14 +107,20 @@ def test_a_prefix_keeps_whole_records(tmp_path):
 
 # --- the command -----------------------------------------------------------------------------
 
+def where_to_get(task_id: str) -> str:
+    """The download hint a message gives for ``task_id``, as its spec says it."""
+    source = load_task(PROJECT, task_id).source
+    return f"download {source['dataset']} from {source['download']}"
+
+
 def test_doctor_on_the_bundled_samples(monkeypatch, capsys):
-    code, out = run_cli(["doctor", "--tasks", "sim_afqmc,nli_cinlid,mt_wikititles_en_zh"],
+    code, out = run_cli(["doctor", "--tasks", "sim_afqmc,mrc_cmrc2018,mt_wikititles_en_zh"],
                         monkeypatch, capsys)
     assert code == 0, out.err
     assert out.err == ""
     assert out.out.splitlines()[-1] == "3 tasks: 3 ready, 0 with problems, 0 with missing files"
-    for cell in ("JSON lines, utf-8", "one JSON document, gbk", "gzip: TSV (2 columns), utf-8",
-                 "empty_field:phrase2 1", "wrong_column_count 1"):
+    for cell in ("JSON lines, utf-8", "one JSON document, utf-8", "gzip: TSV (2 columns), utf-8",
+                 "wrong_column_count 1"):
         assert cell in out.out
     # an example of each drop, where it is
     assert ("  mt_wikititles_en_zh: wrong_column_count: samples/mt_wikititles_en_zh/"
@@ -132,13 +138,9 @@ def test_doctor_finds_no_problem_in_any_bundled_sample_even_cut_short(monkeypatc
 
 
 def test_doctor_names_each_problem_and_its_fix(tmp_path, monkeypatch, capsys):
-    data = downloads(tmp_path, "sim_afqmc", "nli_cinlid", "cls_chnsenticorp_htl", "cls_tnews",
+    data = downloads(tmp_path, "sim_afqmc", "cls_chnsenticorp_htl", "cls_tnews",
                      "mt_wikititles_en_zh", "senti_eprstmt")
     (data / "sim_afqmc" / "dev.json").unlink()
-    # the public CINLID copy: UTF-8 objects back to back, where the spec wants one GBK document
-    rows = json.loads((SAMPLES / "nli_cinlid" / "train.json").read_bytes().decode("gbk"))["data"]
-    (data / "nli_cinlid" / "train.json").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
     htl = data / "cls_chnsenticorp_htl" / "ChnSentiCorp_htl_all.csv"
     htl.write_text(htl.read_text("utf-8").replace("label,review", "label,text", 1), "utf-8")
     tnews = data / "cls_tnews" / "train.json"
@@ -149,34 +151,30 @@ def test_doctor_names_each_problem_and_its_fix(tmp_path, monkeypatch, capsys):
     with zipfile.ZipFile(tmp_path / "x.zip", "w") as z:
         z.write(eprstmt, "train_few_all.json")
     shutil.move(tmp_path / "x.zip", eprstmt)
-    ids = "sim_afqmc,nli_cinlid,cls_chnsenticorp_htl,cls_tnews,mt_wikititles_en_zh,senti_eprstmt,cls_iflytek"
+    ids = "sim_afqmc,cls_chnsenticorp_htl,cls_tnews,mt_wikititles_en_zh,senti_eprstmt,cls_iflytek"
     code, out = run_cli(["doctor", "--data-dir", str(data), "--tasks", ids], monkeypatch, capsys)
     assert code == 1
+    with pytest.raises(UnicodeDecodeError) as undecodable:
+        tnews.read_bytes().decode("utf-8")
+    byte = undecodable.value.start
     assert problem_lines(out.out) == [
-        f"✗ sim_afqmc: missing dev.json under {data}/sim_afqmc/; download AFQMC from "
-        "https://github.com/CLUEbenchmark/CLUE (afqmc_public.zip, from the CLUE dataset links)",
-        "✗ nli_cinlid: train.json: byte 15: cannot decode as gbk (source.encoding); the file looks "
-        "like utf-8: set source.encoding: utf-8 if this copy is the one you want, or download the "
-        "gbk copy the spec describes",
-        "✗ nli_cinlid: train.json is JSON objects back to back; the reader expects one JSON "
-        "document (as in the bundled sample)",
+        f"✗ sim_afqmc: missing dev.json under {data}/sim_afqmc/; {where_to_get('sim_afqmc')}",
         "✗ cls_chnsenticorp_htl: ChnSentiCorp_htl_all.csv: header has no column review (it has "
         "label, text; the sample's is label, review)",
         "✗ cls_chnsenticorp_htl: task_specs/cls_chnsenticorp_htl.yaml: $.fields.review: source "
         "column 'review' does not exist; the reader gives: label, text",
-        "✗ cls_tnews: train.json: byte 60: cannot decode as utf-8 (source.encoding); the file "
+        f"✗ cls_tnews: train.json: byte {byte}: cannot decode as utf-8 (source.encoding); the file "
         "looks like gb18030: set source.encoding: gb18030 if this copy is the one you want, or "
         "download the utf-8 copy the spec describes",
         "✗ mt_wikititles_en_zh: wikititles-v1.zh-en.tsv.gz is named .gz but is not "
         "gzip-compressed; download the .gz file again",
         f"✗ senti_eprstmt: train_few_all.json is a zip archive; unpack it and put the file(s) it "
         f"holds under {data}/senti_eprstmt/ as source.files names them",
-        f"✗ cls_iflytek: missing train.json, dev.json under {data}/cls_iflytek/; download IFLYTEK "
-        "from https://github.com/CLUEbenchmark/CLUE (iflytek_public.zip, from the CLUE dataset "
-        "links)",
+        f"✗ cls_iflytek: missing train.json, dev.json under {data}/cls_iflytek/; "
+        f"{where_to_get('cls_iflytek')}",
     ]
-    assert out.out.splitlines()[-1] == "7 tasks: 0 ready, 5 with problems, 2 with missing files"
-    assert out.err == ("Error: 7 of 7 tasks not ready: sim_afqmc, nli_cinlid, cls_chnsenticorp_htl, "
+    assert out.out.splitlines()[-1] == "6 tasks: 0 ready, 4 with problems, 2 with missing files"
+    assert out.err == ("Error: 6 of 6 tasks not ready: sim_afqmc, cls_chnsenticorp_htl, "
                        "cls_tnews, mt_wikititles_en_zh, senti_eprstmt, cls_iflytek\n")
 
 
@@ -226,8 +224,7 @@ def test_doctor_hints_at_near_names_accepts_other_layouts_the_reader_reads_and_r
     assert code == 1
     assert problem_lines(out.out) == [
         f"✗ nli_ocnli: missing train.50k.json (here: train.10k.json; rename it if it holds the same "
-        f"data) under {data}/nli_ocnli/; download OCNLI from https://github.com/CLUEbenchmark/OCNLI "
-        "(data/ocnli/); also ocnli_public.zip from the CLUE dataset links",
+        f"data) under {data}/nli_ocnli/; {where_to_get('nli_ocnli')}",
         "✗ cls_tnews: train.json is empty; download it again"]
     assert ("  math_math23k: Math_23K.json is one JSON document; the reader expects JSON objects "
             "back to back (as in the bundled sample), but it reads it") in out.out.splitlines()
@@ -247,17 +244,17 @@ def test_doctor_says_when_the_build_would_stop_on_rejects(tmp_path, monkeypatch,
 
 
 def test_doctor_reports_a_reader_error_on_the_users_file(tmp_path, monkeypatch, capsys):
-    data = downloads(tmp_path, "cloze_chid")
-    # the FewCLUE copy of ChID: one candidate list for the passage, the answer an index
-    (data / "cloze_chid" / "train.json").write_text(json.dumps(
-        {"id": 0, "candidates": ["一丝不苟", "画蛇添足", "守株待兔", "亡羊补牢", "对牛弹琴",
-                                 "杯弓蛇影", "刻舟求剑"],
-         "content": "他做事#idiom#，从不马虎。", "answer": 0}, ensure_ascii=False) + "\n", "utf-8")
-    code, out = run_cli(["doctor", "--data-dir", str(data), "--tasks", "cloze_chid"],
+    data = downloads(tmp_path, "mrc_cmrc2018")
+    train = data / "mrc_cmrc2018" / "train.json"
+    text = train.read_text("utf-8")
+    train.write_text(text[:len(text) // 2], "utf-8")        # an interrupted download
+    code, out = run_cli(["doctor", "--data-dir", str(data), "--tasks", "mrc_cmrc2018"],
                         monkeypatch, capsys)
     assert code == 1
-    [line] = problem_lines(out.out)
-    assert line.startswith(f"✗ cloze_chid: {data}/cloze_chid/train.json: line 1: ")
+    shape, reader = problem_lines(out.out)
+    assert shape == ("✗ mrc_cmrc2018: train.json is not valid JSON (cut short by an interrupted "
+                     "download?); the reader expects one JSON document (as in the bundled sample)")
+    assert reader.startswith(f"✗ mrc_cmrc2018: {data}/mrc_cmrc2018/train.json: line ")
     assert "flanzh-doctor-" not in out.out          # the user's path, not the temporary prefix
 
 
