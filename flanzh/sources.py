@@ -98,6 +98,29 @@ def require_all_files(project: Project, tasks: list[Task], mode: SourceMode,
         raise SourceError("\n".join(messages))
 
 
+def needed_splits(task: Task, mode: SourceMode, with_eval: bool = True) -> list[str]:
+    """The splits a build reads from ``mode``: the train splits, and the evaluation splits when
+    they feed decontamination (the bundled samples may leave evaluation splits out)."""
+    return task.train_splits + (task.eval_splits if with_eval and mode.kind != "samples" else [])
+
+
+def available_tasks(project: Project, tasks: list[Task], mode: SourceMode, with_eval: bool = True
+                    ) -> tuple[list[Task], dict[str, str]]:
+    """The tasks whose files are all present, and for each other task one line saying what is
+    missing and where to get it (``--tasks available``)."""
+    ready, skipped = [], {}
+    for task in tasks:
+        missing = missing_files(project, task, needed_splits(task, mode, with_eval), mode)
+        if not missing:
+            ready.append(task)
+            continue
+        base = source_dir(project, task, mode)
+        names = ", ".join(p.relative_to(base).as_posix() for p in missing)
+        skipped[task.id] = (f"missing {names} under {base}/; download {task.source['dataset']} "
+                            f"from {task.source['download']}")
+    return ready, skipped
+
+
 def read_split(project: Project, task: Task, split: str, mode: SourceMode) -> ReadResult:
     """Read one split of ``task`` in ``mode`` through the spec's reader."""
     source = task.source
