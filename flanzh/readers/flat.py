@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -91,6 +92,21 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str,
     if fmt == "parquet":
         return ReadResult(_with_key(_parquet(files), options.get("key"), label))
     require_codec(encoding, label)
+    if fmt == "jsonl" or fmt == "json" and not any(map(starts_with_array, files)):
+        frame = _clean_json_lines(files, encoding, fields or {}, options.get("key"))
+        if frame is not None:
+            result = ReadResult(pl.DataFrame(schema={KEY: pl.Utf8}))
+            if frame.width:
+                result.frame = _with_key(frame, options.get("key"), label)
+            return result
+    return read_rows(files, fmt=fmt, encoding=encoding, options=options, label=label,
+                     fields=fields)
+
+
+def read_rows(files: list[Path], *, fmt: str, encoding: str, options: dict, label: str,
+              fields: dict | None = None) -> ReadResult:
+    """The split read one row at a time (what ``read`` gives whenever polars' one-pass read
+    would not be exactly this)."""
     result = ReadResult(pl.DataFrame(schema={KEY: pl.Utf8}))
     rows = Rows(files, encoding)
     for file, path in enumerate(files):
@@ -106,6 +122,92 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str,
                        textual=fmt in ("csv", "tsv"))
         result.frame = _with_key(frame, options.get("key"), label).drop(_ROWS, strict=False)
     return result
+
+
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column: str | None
+                      ) -> pl.DataFrame | None:
+    """The split read by polars in one pass when that is exactly what the row-by-row reader would
+    give, else None (then every row is read one by one). Exact means: UTF-8 that decodes, no
+    surrogate escape, every non-blank line an object polars reads, and every column a field reads
+    holding one kind of value in every row, so polars had nothing to coerce: a text or label
+    column only strings (or only integers, read as their digits), typed fields their type."""
+    if codecs.lookup(encoding).name != "utf-8":
+        return None
+    frames = []
+    for path in files:
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        if _SURROGATE_BYTES.search(data):
+            return None
+        if not data.strip():
+            continue
+        try:
+            # polars skips blank lines and fails on any line that is not one JSON object, and
+            # on bytes that are not UTF-8
+            frame = pl.read_ndjson(data, infer_schema_length=None)
+        except Exception:  # noqa: BLE001 - any polars failure means: read it row by row
+            return None
+        if not frame.width:                 # objects without keys: polars counts no rows
+            return None
+        frames.append(frame)
+    if not frames:
+        return pl.DataFrame()
+    try:
+        frame = pl.concat(frames, how="diagonal")      # no coercion across files either
+    except Exception:  # noqa: BLE001
+        return None
+    readers = {}
+    for spec in fields.values():
+        readers.setdefault(spec.source.split(".")[0], spec)
+    if key_column and key_column not in readers:
+        from ..specs import FieldSpec
+        readers[key_column] = FieldSpec(name=key_column, source=key_column, type="key")
+    casts = []
+    for name, spec in readers.items():
+        if name not in frame.columns:
+            continue
+        dtype = frame.schema[name]
+        if "." in spec.source:
+            ok = isinstance(dtype, pl.Struct)
+        elif spec.label_map is not None or spec.type in ("key", "str"):
+            ok = dtype in (pl.Utf8, pl.Int64, pl.Null) or \
+                (dtype == pl.Boolean and spec.type != "str")
+            if dtype == pl.Utf8:                          # strings only, nothing coerced
+                ok = not _maybe_coerced(frame[name], strict=spec.type == "str"
+                                        and spec.label_map is None)
+            casts.append(pl.col(name).cast(pl.Utf8))
+        else:
+            ok = dtype == {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
+                           "list[str]": pl.List(pl.Utf8), "list[int]": pl.List(pl.Int64)
+                           }.get(spec.type) or \
+                (spec.type == "float" and dtype == pl.Int64) or \
+                (spec.type == "list" and isinstance(dtype, pl.List)) or \
+                (spec.type == "dict" and isinstance(dtype, pl.Struct))
+            if spec.type == "float":
+                casts.append(pl.col(name).cast(pl.Float64))
+        if not ok:
+            return None
+    return frame.with_columns(casts) if casts else frame
+
+
+_NUMBER = r"^-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$"
+_INTEGER = r"^-?\d+$"
+_NESTED = r"(?s)^(?:\[.*\]|\{.*\})$"
+
+
+def _maybe_coerced(column: pl.Series, strict: bool) -> bool:
+    """Whether polars may have turned a non-string into this String column's text (it does so
+    silently when a column mixes kinds): a value that reads as a number (for a label, one that is
+    not an integer: those are exact), a boolean (for text) or a list or object. A real string of
+    that shape only sends the split to the row-by-row reader."""
+    looks = column.str.contains(_NESTED)
+    if strict:
+        looks = looks | column.str.contains(_NUMBER) | column.is_in(["true", "false"])
+    else:
+        looks = looks | (column.str.contains(_NUMBER) & ~column.str.contains(_INTEGER))
+    return bool(looks.any())
 
 
 def _parquet(files: list[Path]) -> pl.DataFrame:
@@ -249,9 +351,11 @@ def _common(name: str, values: list) -> pl.Series:
 def _frame(rows: Rows, fields: dict, key_column: str | None, result: ReadResult, label: str,
            textual: bool) -> pl.DataFrame:
     names = dict(rows.columns)
+    keys = names.keys()
     for record in rows.records:
-        if len(record) != len(names) or any(k not in names for k in record):
+        if record.keys() != keys:
             names.update(dict.fromkeys(record))
+            keys = names.keys()
     readers: dict[str, object] = {}                 # column -> the first field reading it
     for spec in fields.values():
         readers.setdefault(spec.source.split(".")[0], spec)
@@ -269,6 +373,9 @@ def _frame(rows: Rows, fields: dict, key_column: str | None, result: ReadResult,
             columns.append(_common(name, values))
             continue
         convert, dtype = _need(spec, values)
+        if dtype == pl.Utf8 and set(map(type, values)) <= {str, type(None)}:
+            columns.append(pl.Series(name, values, dtype=pl.Utf8))   # the usual text column
+            continue
         converted, wrong, present = [], [], 0
         for row, value in enumerate(values):
             if value is None:

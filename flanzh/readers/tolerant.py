@@ -101,14 +101,17 @@ def starts_with_array(path: Path) -> bool:
 
 def _decoded_lines(path: Path, encoding: str, label: str):
     """(line number, text or None when undecodable, raw bytes) of each non-blank line."""
-    if "\n".encode(encoding) != b"\n":          # utf-16/32: lines only exist after decoding
-        check_decodes(path, encoding, label)
-        text = path.read_bytes().decode(encoding).removeprefix("\ufeff")
-        return [(n, line.rstrip("\r"), b"") for n, line in enumerate(text.split("\n"), start=1)
-                if line.strip()]
+    data = path.read_bytes()
+    if "\n".encode(encoding) != b"\n" or _decodes(data, encoding):
+        # the usual case (and utf-16/32, whose lines only exist after decoding): decode once
+        if "\n".encode(encoding) != b"\n":
+            check_decodes(path, encoding, label)
+        text = data.decode(encoding).removeprefix("\ufeff")
+        return [(n, line.removesuffix("\r"), None)
+                for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
     decoded = []
     bad = 0
-    for line_no, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+    for line_no, raw in enumerate(data.split(b"\n"), start=1):
         if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         raw = raw.rstrip(b"\r")
@@ -124,6 +127,14 @@ def _decoded_lines(path: Path, encoding: str, label: str):
     return decoded
 
 
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def read_json_lines(paths: list[Path], encoding: str, label: str) -> ReadResult:
     """A JSON-lines split read line by line, each column in its values' common type."""
     from .flat import read
@@ -134,21 +145,31 @@ def read_json_lines(paths: list[Path], encoding: str, label: str) -> ReadResult:
 def json_line_rows(rows: Rows, file: int, label: str, result: ReadResult) -> None:
     """Each line of a JSON-lines file: an object is a row; anything else is counted."""
     path, encoding = rows.paths[file], rows.encoding
-    for line_no, text, raw in _decoded_lines(path, encoding, label):
+    lines = _decoded_lines(path, encoding, label)
+    # one scan of the file; lines are checked one by one only when it has a surrogate escape
+    surrogates = any(text is not None and "\\u" in text and lone_surrogate(text)
+                     for _, text, _ in lines)
+    scan, records, files, numbers = _DECODER.scan_once, rows.records, rows.file, rows.line
+    for line_no, text, raw in lines:
         if text is None:
             result.reject("invalid_encoding", path, line_no, raw[:200].decode(encoding, "replace"))
             continue
         try:
-            record = _DECODER.decode(text)
-        except json.JSONDecodeError:
+            start = len(text) - len(text.lstrip())
+            record, end = scan(text, start)
+            if end != len(text) and text[end:].strip():
+                raise ValueError("extra data")
+        except (StopIteration, ValueError):       # JSONDecodeError is a ValueError
             result.reject("bad_json", path, line_no, text)
             continue
-        if not isinstance(record, dict):
+        if type(record) is not dict:
             result.reject("not_an_object", path, line_no, text)
-        elif lone_surrogate(text):
+        elif surrogates and lone_surrogate(text):
             result.reject(BAD_TEXT, path, line_no, text)
         else:
-            rows.add(record, file, line_no)
+            records.append(record)
+            files.append(file)
+            numbers.append(line_no)
 
 
 def json_array_rows(rows: Rows, file: int, label: str, result: ReadResult) -> None:
