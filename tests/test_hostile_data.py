@@ -397,3 +397,37 @@ def test_clean_json_lines_take_the_one_pass_read(tmp_path, afqmc_task, monkeypat
     frame = flat.read([path], fmt="jsonl", encoding="utf-8", options={}, label="t",
                       fields=afqmc_task.fields).frame
     assert frame["label"].to_list() == ["0", "1", "0", "1", "0"]
+
+
+def test_parquet_is_read_by_polars_and_a_broken_one_names_the_file(tmp_path, afqmc_task):
+    import polars as pl
+
+    path = tmp_path / "train.parquet"
+    pl.DataFrame({"sentence1": ["甲", "乙"], "sentence2": ["丙", "丁"], "label": [1, None]}) \
+        .write_parquet(path)
+    frame = flat.read([path], fmt="parquet", encoding="utf-8", options={}, label="t").frame
+    out, dropped, _ = normalise(afqmc_task, frame, "train")
+    assert out["label"].to_list() == ["相同"] and dropped == {"missing_field:label": 1}
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(SourceError) as error:
+        flat.read([path], fmt="parquet", encoding="utf-8", options={}, label="t")
+    assert str(error.value).startswith(f"{path}: cannot read as parquet: ")
+
+
+def test_a_broken_json_array_names_its_line(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text('[\n {"a": "好"},\n {"a": "坏",\n]\n', "utf-8")
+    with pytest.raises(SourceError) as error:
+        flat.read([path], fmt="json", encoding="utf-8", options={}, label="t")
+    assert str(error.value) == (f"{path}: line 4: not valid JSON (Expecting property name "
+                                "enclosed in double quotes); expected a JSON array of objects, or "
+                                "one JSON object per line")
+
+
+def test_a_csv_header_naming_a_column_twice_is_an_error(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("\ntext,label,text\n甲,1,乙\n", "utf-8")
+    with pytest.raises(SourceError) as error:
+        flat.read([path], fmt="csv", encoding="utf-8", options={}, label="t")
+    assert str(error.value) == (f"{path}: line 2: the header names column 'text' twice; give "
+                                "every column its own name")
