@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .encoding import is_text_encoding, unknown_encoding
 from .errors import SpecError
 from .project import Project
 from .schema import schema_problems
@@ -190,16 +191,6 @@ def _path_problems(source: dict, spec_label: str, task_id: str) -> list[str]:
     return problems
 
 
-def _is_text_encoding(name: str) -> bool:
-    """A codec that decodes bytes to text (not 'base64' or 'rot13', not a made-up name)."""
-    import codecs
-
-    try:
-        return codecs.lookup(name)._is_text_encoding
-    except LookupError:
-        return False
-
-
 def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, tpl_label: str,
                        expected_id: str) -> list[str]:
     """Cross-field rules a JSON Schema cannot express."""
@@ -219,9 +210,8 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
                         f"known: {', '.join(known)}{broken}")
     problems += _path_problems(source, spec_label, expected_id)
     encoding = source.get("encoding")
-    if isinstance(encoding, str) and not _is_text_encoding(encoding):
-        problems.append(f"{spec_label}: $.source.encoding: '{encoding}' is not a text encoding "
-                        "Python knows; use one such as utf-8, gb18030, gbk, big5 or utf-16")
+    if isinstance(encoding, str) and not is_text_encoding(encoding):
+        problems.append(f"{spec_label}: $.source.encoding: {unknown_encoding(encoding)}")
     files = source.get("files", {})
     for kind in ("train", "eval"):
         for i, split in enumerate(spec.get("splits", {}).get(kind, [])):

@@ -431,3 +431,20 @@ def test_a_csv_header_naming_a_column_twice_is_an_error(tmp_path):
         flat.read([path], fmt="csv", encoding="utf-8", options={}, label="t")
     assert str(error.value) == (f"{path}: line 2: the header names column 'text' twice; give "
                                 "every column its own name")
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "no-such-codec"])
+def test_a_reader_refuses_a_codec_that_does_not_decode_bytes(tmp_path, encoding):
+    from flanzh.encoding import read_text
+
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"a": "好"}\n', "utf-8")
+    message = (f"t: $.source.encoding: '{encoding}' is not a text encoding Python knows; use one "
+               "such as utf-8, gb18030, gbk, big5 or utf-16")
+    for fmt in ("jsonl", "csv"):
+        with pytest.raises(SourceError) as error:
+            flat.read([path], fmt=fmt, encoding=encoding, options={}, label="t")
+        assert str(error.value) == message
+    with pytest.raises(SourceError) as error:          # what the nested readers use
+        read_text(path, encoding, "t")
+    assert str(error.value) == message

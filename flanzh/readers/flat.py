@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..encoding import require_text_encoding
 from ..errors import SourceError
 from . import KEY, ReadResult
 from ._lines import file_list
@@ -73,17 +74,6 @@ def decode_class_labels(dataset) -> pl.DataFrame:
     return frame
 
 
-def require_codec(encoding: str, label: str) -> None:
-    """An encoding Python can decode bytes with (``validate`` refuses others in the spec)."""
-    try:
-        known = codecs.lookup(encoding)._is_text_encoding
-    except LookupError:
-        known = False
-    if not known:
-        raise SourceError(f"{label}: $.source.encoding: '{encoding}' is not a text encoding Python "
-                          "knows; use one such as utf-8, gb18030, gbk, big5 or utf-16")
-
-
 def read(files, *, fmt: str, encoding: str, options: dict, label: str,
          fields: dict | None = None) -> ReadResult:
     """``fields`` (the spec's FieldSpecs) types the columns they read; without it every column
@@ -91,7 +81,7 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str,
     files = file_list(files, fmt, label)
     if fmt == "parquet":
         return ReadResult(_with_key(_parquet(files), options.get("key"), label))
-    require_codec(encoding, label)
+    require_text_encoding(encoding, label)
     if fmt == "jsonl" or fmt == "json" and not any(map(starts_with_array, files)):
         frame = _clean_json_lines(files, encoding, fields or {}, options.get("key"))
         if frame is not None:
