@@ -18,8 +18,7 @@ from flanzh.errors import FlanzhError, SourceError, SpecError
 from flanzh.normalise import normalise
 from flanzh.pipeline import build
 from flanzh.project import Project
-from flanzh.readers import ReadResult, flat
-from flanzh.readers._lines import json_document, json_lines_of
+from flanzh.readers import flat
 from flanzh.sources import SourceMode, read_split
 from flanzh.specs import load_task
 
@@ -42,7 +41,9 @@ def encode(fmt: str, rows: list[dict]) -> bytes:
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=1).encode("utf-8")
     out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+    # "\r\n" ends a record, so the writer quotes a cell holding a lone "\r" (a record break for
+    # any CSV reader when bare)
+    writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in rows:
         writer.writerow(["" if row.get(c) is None else row[c] for c in HEADER])
@@ -208,7 +209,7 @@ def test_a_lone_surrogate_is_a_counted_row(tmp_path, fmt):
     text = text.replace("花呗第6个问题怎么办", "花呗\\ud800第6个").replace("借呗第8个问题", "借\\udc00呗")
     project = afqmc_as(tmp_path / "p", fmt, text.encode("utf-8"))
     entry = build(project, tmp_path / "out")["tasks"]["sim_afqmc"]
-    assert entry["dropped"] == {"bad_text": 2}
+    assert entry["dropped"] == {"lone_surrogate:sentence1": 1, "lone_surrogate:sentence2": 1}
     assert entry["rows_written"] == 28
     lines = [r["line"] for r in rejects_of(tmp_path / "out")]
     assert lines == ([7, 9] if fmt == "jsonl" else [5 * 6 + 2, 5 * 8 + 2])   # where the row starts
@@ -221,24 +222,6 @@ def test_a_surrogate_pair_escape_is_good_text(tmp_path):
     assert result.dropped == {}
     assert result.frame["a"].to_list() == ["笑😀"]
     assert result.frame["b"].to_list() == ["\\ud800 is not an escape"]
-
-
-def test_the_shared_json_helpers_name_the_file_and_line_of_a_lone_surrogate(tmp_path):
-    text = '{"a": "好"}\n{"a": "坏\\ud800"}\n'
-    with pytest.raises(SourceError) as error:
-        list(json_lines_of(text, "x.json", "one object per line"))
-    assert str(error.value) == ("x.json: line 2: a JSON string holds a lone surrogate escape "
-                                "(\\ud800), which is not text; expected one object per line")
-    counted = ReadResult(None)
-    assert list(json_lines_of(text, "x.json", "shape", result=counted)) == [(1, {"a": "好"})]
-    assert counted.dropped == {"bad_text": 1}
-    assert counted.rejects[0]["line"] == 2 and counted.rejects[0]["file"] == "x.json"
-    doc = tmp_path / "doc.json"
-    doc.write_text('{"data": [\n  {"a": "好"},\n  {"a": "\\udfff"}\n]}\n', "utf-8")
-    with pytest.raises(SourceError) as error:
-        json_document(doc, "utf-8", "t", "a SQuAD document")
-    assert str(error.value) == (f"{doc}: line 3: a JSON string holds a lone surrogate escape "
-                                "(\\udfff), which is not text; expected a SQuAD document")
 
 
 # 4. A source with no rows ------------------------------------------------------------------------
@@ -273,7 +256,8 @@ def test_validate_and_lint_refuse_an_unknown_encoding(tmp_path, monkeypatch, cap
     project = task_project(tmp_path / "p", "sim_afqmc")
     spec = project.specs_dir / "sim_afqmc.yaml"
     spec.write_text(spec.read_text("utf-8").replace("encoding: utf-8", "encoding: klingon"), "utf-8")
-    for command, where in (("validate", ""), ("lint", ":10")):
+    line = spec.read_text("utf-8").splitlines().index("  encoding: klingon") + 1
+    for command, where in (("validate", ""), ("lint", f":{line}")):
         monkeypatch.setattr("sys.argv", ["flanzh", "--root", str(project.root), command])
         with pytest.raises(SystemExit) as exit_info:
             main()

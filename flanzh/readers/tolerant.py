@@ -1,5 +1,5 @@
 """Row-by-row parsers for flat sources (JSON lines, a JSON array, CSV/TSV): each bad row (broken
-JSON, not an object, undecodable bytes, a lone surrogate, a CSV row with extra cells) is counted
+JSON, not an object, undecodable bytes, a lone surrogate escape, a CSV row with extra cells) is counted
 by reason with its file and line, and the rest is read. Values are kept as written: a JSON number
 is a ``Number`` holding its literal text, a CSV cell is its text. A file that is mostly
 undecodable is a wrong encoding, not bad rows, and stays an error."""
@@ -16,13 +16,29 @@ from pathlib import Path
 from ..encoding import check_decodes
 from ..errors import SourceError
 from . import MAX_EXAMPLES, ReadResult
-from ._lines import BAD_TEXT, lone_surrogate
+from ._rows import safe, surrogate_at
 
 FORMATS = ()              # used by the flat reader, not named in specs
 
 # More undecodable lines than this share means the declared encoding is wrong.
 WRONG_ENCODING_SHARE = 0.1
 BAD_ROW = "bad_row"       # a CSV/TSV row with more cells than the header
+# A \uD800-\uDFFF escape: only text holding one can parse to a lone surrogate, so a file without
+# any is not checked value by value.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def lone_surrogate(text: str, record) -> str | None:
+    """``lone_surrogate:<top-level key>`` when a string or key of ``record`` (parsed from the JSON
+    ``text``) holds a lone surrogate (an unpaired escape; no UTF-8 writer takes it), else None.
+    The same reason the nested readers' row guard gives."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return None
+    where = surrogate_at(record)
+    if where is None:
+        return None
+    top = re.split(r"[.\[]", where, maxsplit=1)[0] or where
+    return f"lone_surrogate:{top}"
 
 
 class Number(str):
@@ -146,9 +162,6 @@ def json_line_rows(rows: Rows, file: int, label: str, result: ReadResult) -> Non
     """Each line of a JSON-lines file: an object is a row; anything else is counted."""
     path, encoding = rows.paths[file], rows.encoding
     lines = _decoded_lines(path, encoding, label)
-    # one scan of the file; lines are checked one by one only when it has a surrogate escape
-    surrogates = any(text is not None and "\\u" in text and lone_surrogate(text)
-                     for _, text, _ in lines)
     scan, records, files, numbers = _DECODER.scan_once, rows.records, rows.file, rows.line
     for line_no, text, raw in lines:
         if text is None:
@@ -164,8 +177,8 @@ def json_line_rows(rows: Rows, file: int, label: str, result: ReadResult) -> Non
             continue
         if type(record) is not dict:
             result.reject("not_an_object", path, line_no, text)
-        elif surrogates and lone_surrogate(text):
-            result.reject(BAD_TEXT, path, line_no, text)
+        elif "\\u" in text and (reason := lone_surrogate(text, record)):
+            result.reject(reason, path, line_no, safe(text))
         else:
             records.append(record)
             files.append(file)
@@ -198,8 +211,8 @@ def json_array_rows(rows: Rows, file: int, label: str, result: ReadResult) -> No
         counted_to = at
         if not isinstance(value, dict):
             result.reject("not_an_object", path, line_no, text[at:end])
-        elif lone_surrogate(text[at:end]):
-            result.reject(BAD_TEXT, path, line_no, text[at:end])
+        elif reason := lone_surrogate(text[at:end], value):
+            result.reject(reason, path, line_no, safe(text[at:end]))
         else:
             rows.add(value, file, line_no, (at, end))
         first = False
