@@ -4,6 +4,7 @@ same reader for the spec's format."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +131,11 @@ def read_split(project: Project, task: Task, split: str, mode: SourceMode) -> Re
     if mode.kind == "hub":
         return _read_hub(project, task, split, reader, options)
     require_files(project, task, [split], mode)
+    # A reader that types columns by the fields that read them (flat) is given them.
+    typed = {"fields": task.fields} if "fields" in inspect.signature(reader.read).parameters else {}
     return reader.read(split_files(project, task, split, mode), fmt=fmt,
                        encoding=source.get("encoding", "utf-8"), options=options,
-                       label=task.spec_label)
+                       label=task.spec_label, **typed)
 
 
 def hub_revision(project: Project, task: Task) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .encoding import is_text_encoding, unknown_encoding
 from .errors import SpecError
 from .project import Project
 from .schema import schema_problems
@@ -213,6 +214,9 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
         problems.append(f"{spec_label}: $.source.format: unknown format '{fmt}'; "
                         f"known: {', '.join(known)}{broken}")
     problems += _path_problems(source, spec_label, expected_id)
+    encoding = source.get("encoding")
+    if isinstance(encoding, str) and not is_text_encoding(encoding):
+        problems.append(f"{spec_label}: $.source.encoding: {unknown_encoding(encoding)}")
     files = source.get("files", {})
     for kind in ("train", "eval", "benchmark"):
         for i, split in enumerate(spec.get("splits", {}).get(kind, [])):
