@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import SourceError
 from .project import Project
-from .specs import Task
+from .specs import Task, load_tasks
 
 LOCK_FILE = "sources.lock"
 CHUNK = 1 << 20
@@ -222,7 +222,7 @@ def _targets(item: dict) -> list[str]:
 def _present_and_verified(base: Path, item: dict, locked: dict) -> bool | None:
     """True when every target is there and matches the lock, None when there but the lock has
     no sums for it, False when something is missing or differs."""
-    sums = locked.get("files", {})
+    sums = locked.get("files") or {}        # a placeholder entry may have "files": null
     verdict: bool | None = True
     for target in _targets(item):
         path = base / target
@@ -304,6 +304,19 @@ def lock_task(project: Project, task: Task, lock: dict, workdir: Path, progress=
     return entry
 
 
+def stub_task(task: Task, lock: dict) -> dict:
+    """Record ``task``'s download URLs in ``lock`` without fetching them: a URL already there
+    keeps its sums, a new one gets ``{"size": null, "sha256": null, "verified": false}`` (so
+    ``download`` fetches it and reports it unverified until ``flanzh lock`` runs), and a URL the
+    spec no longer names is dropped."""
+    entry = _entry(lock, task)
+    old = entry.get("downloads") or {}
+    entry["downloads"] = {item["url"]: old.get(item["url"]) or
+                          {"size": None, "sha256": None, "verified": False}
+                          for item in task.source.get("downloads", [])}
+    return entry
+
+
 def resolve_hub_revision(hub: dict, endpoint: str | None = None) -> str:
     """The commit sha ``hub['revision']`` points at now, asked of the hub."""
     from huggingface_hub import HfApi
@@ -382,9 +395,22 @@ def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> b
     return complete
 
 
-def run_lock(project: Project, tasks: list[Task], echo, endpoint: str | None = None) -> None:
-    """Re-resolve every task's URLs and hub revision into ``sources.lock``."""
+def run_lock(project: Project, tasks: list[Task], echo, endpoint: str | None = None,
+             fetch_files: bool = True) -> None:
+    """Re-resolve every task's URLs and hub revision into ``sources.lock``; with
+    ``fetch_files=False``, only record new URLs as unverified placeholders (no network)."""
     lock = load_lock(project)
+    if not fetch_files:
+        for task in tasks:
+            entry = stub_task(task, lock)
+            todo = sum(1 for r in entry["downloads"].values() if not r.get("sha256"))
+            echo(f"{task.id}: {len(entry['downloads'])} URL(s) recorded, {todo} without a checksum")
+        known = {task.id for task in load_tasks(project)}
+        for stale in sorted(set(lock["sources"]) - known):
+            del lock["sources"][stale]
+            echo(f"{stale}: no such task any more, dropped")
+        save_lock(project, lock)
+        return
     work = scratch()
     bar, update = _progress_bar()
     try:
