@@ -338,6 +338,31 @@ def locked_hub_revision(project: Project, task: Task) -> str | None:
     return None
 
 
+def read_record(project: Project, task: Task, mode) -> dict:
+    """What a build of ``task`` read, for the manifest and the card: every file in its source
+    folder (the files its readers may read; archives kept for ``download`` and partial
+    transfers left out) with path relative to that folder, size and sha256; or, from the hub,
+    the repository, config and the commit its revision resolved to."""
+    if mode.kind == "hub":
+        from .sources import hub_revision
+
+        hub = task.source.get("hub")
+        if hub is None:
+            return {"hub": None}
+        return {"hub": {"path": hub["path"], "name": hub.get("name"),
+                        "revision": hub_revision(project, task)}}
+    from .sources import source_dir
+
+    folder = source_dir(project, task, mode)
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative.startswith(ARCHIVES + "/") or relative.endswith(PARTIAL):
+            continue
+        files.append({"path": relative, "size": path.stat().st_size, "sha256": sha256_file(path)})
+    return {"files": files}
+
+
 def scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="flanzh-lock-"))
 

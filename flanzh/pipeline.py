@@ -36,6 +36,7 @@ from .cache import TaskCache, file_stamps, fingerprint
 from .checks import check_records
 from .decontaminate import EvalIndex, decontaminate, read_extra_eval_file
 from .dedup import NearDuplicates, SeenHashes, count, record_hashes
+from .download import read_record
 from .errors import BuildError
 from .executors import check_executor, run_units
 from .formats import plan_task
@@ -584,6 +585,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         for task in tasks:
             manifest_tasks[task.id] = task_manifest(results[task.id], written[task.id],
                                                     shares.get(task.id), total_written)
+            manifest_tasks[task.id]["read"] = read_record(project, task, mode)
         manifest = {
             "flanzh_version": __version__,
             "seed": seed,

@@ -140,3 +140,37 @@ def test_lock_no_fetch_records_new_urls_keeps_sums_and_drops_stale(mini_project)
     assert load_lock(mini_project)["sources"] == {"sim_afqmc": {"downloads": {
         "https://example.org/kept.json": kept,
         "https://example.org/new.json": {"size": None, "sha256": None, "verified": False}}}}
+
+
+def test_manifest_and_card_record_every_file_read_with_size_and_sha256(mini_project, tmp_path):
+    import hashlib
+
+    from flanzh.pipeline import build
+    from flanzh.sources import SourceMode
+
+    data = tmp_path / "raw" / "sim_afqmc"
+    (data / ".downloads").mkdir(parents=True)
+    for name in ("train.json", "dev.json"):
+        (data / name).write_bytes((mini_project.samples_dir / "sim_afqmc" / name).read_bytes())
+    (data / ".downloads" / "afqmc_public.zip").write_bytes(b"archive kept for resuming")
+    (data / "train.json.part").write_bytes(b"half a transfer")
+    manifest = build(mini_project, tmp_path / "out", mode=SourceMode("data_dir", tmp_path / "raw"))
+    expected = [{"path": name, "size": (data / name).stat().st_size,
+                 "sha256": hashlib.sha256((data / name).read_bytes()).hexdigest()}
+                for name in ("dev.json", "train.json")]
+    assert manifest["tasks"]["sim_afqmc"]["read"] == {"files": expected}
+    card = (tmp_path / "out" / "README.md").read_text("utf-8")
+    for f in expected:
+        assert f"| sim_afqmc | `{f['path']}` | {f['size']} | `{f['sha256']}` |" in card
+
+
+def test_a_hub_build_records_the_commit_it_read(mini_project):
+    from flanzh.download import read_record
+    from flanzh.sources import SourceMode
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    save_lock(mini_project, {"version": 1, "sources": {"sim_afqmc": {"hub": {
+        "path": "clue/clue", "name": "afqmc", "requested": "main", "revision": commit}}}})
+    task = load_task(mini_project, "sim_afqmc")
+    assert read_record(mini_project, task, SourceMode("hub")) == {
+        "hub": {"path": "clue/clue", "name": "afqmc", "revision": commit}}
