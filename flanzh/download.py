@@ -273,13 +273,18 @@ def download_task(project: Project, task: Task, data_dir: Path, lock: dict,
         if expected is None:
             outcome.unverified.append(url)
         outcome.fetched.append(url)
+    _check_manual(task, base, outcome)
+    return outcome
+
+
+def _check_manual(task: Task, base: Path, outcome: Outcome) -> None:
+    """Record the task's login-only files, and which of them are not in place yet."""
     manual = task.source.get("manual")
     if manual:
         outcome.manual = manual
         outcome.missing_manual = [f for f in manual.get("files", [])
                                   if not _inside(base, f, f"{task.spec_label}: $.source.manual"
                                                  ).is_file()]
-    return outcome
 
 
 def lock_task(project: Project, task: Task, lock: dict, workdir: Path, progress=None,
@@ -388,14 +393,23 @@ def _progress_bar():
 
 def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> bool:
     """Download every task's files; print one line per task and, for login-only sources, the
-    page and the files to place. True when nothing is left to place by hand."""
+    page and the files to place. True when nothing is left to place by hand. A task whose
+    download fails is reported on its line and the others go on; then a SourceError names the
+    failed tasks."""
     lock = load_lock(project)
     bar, update = _progress_bar()
     complete = True
+    failed: list[str] = []
     with bar:
         for task in tasks:
-            outcome = download_task(project, task, data_dir, lock, update)
             parts = []
+            try:
+                outcome = download_task(project, task, data_dir, lock, update)
+            except SourceError as exc:
+                failed.append(task.id)
+                parts.append(f"FAILED: {exc}")
+                outcome = Outcome(task.id)
+                _check_manual(task, Path(data_dir) / task.id, outcome)
             if outcome.fetched:
                 parts.append(f"{len(outcome.fetched)} downloaded")
             if outcome.skipped:
@@ -407,8 +421,11 @@ def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> b
                 page = outcome.manual["page"]
                 if outcome.missing_manual:
                     complete = False
-                    parts.append(f"log in at {page} and place under {Path(data_dir) / task.id}/: "
-                                 + ", ".join(outcome.missing_manual))
+                    note = outcome.manual.get("note")
+                    parts.append(f"get by hand from {page} and place under "
+                                 f"{Path(data_dir) / task.id}/: "
+                                 + ", ".join(outcome.missing_manual)
+                                 + (f" ({note})" if note else ""))
                 else:
                     parts.append("login-only files in place")
             if not parts:
@@ -417,6 +434,10 @@ def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> b
                              f"{task.source['download']}")
             bar.console.print(f"{task.id}: " + "; ".join(parts), soft_wrap=True, markup=False,
                               highlight=False)
+    if failed:
+        raise SourceError(f"{len(failed)} task(s) could not be downloaded: {', '.join(failed)} "
+                          "(reasons above); run `flanzh download` again: it resumes where it "
+                          "stopped")
     return complete
 
 

@@ -60,10 +60,11 @@ def test_spec_says_how_every_file_is_had(task_id):
 def test_download_urls_are_https_and_github_files_pinned(task_id):
     for item in load_task(PROJECT, task_id).source.get("downloads", []):
         url = urlparse(item["url"])
-        assert url.scheme == "https" or (url.scheme == "http" and url.hostname in HTTP_ONLY_HOSTS), \
-            f"{task_id}: {item['url']} is not https"
+        plain_ok = url.scheme == "http" and url.hostname in HTTP_ONLY_HOSTS
+        assert url.scheme == "https" or plain_ok, f"{task_id}: {item['url']} is not https"
         if url.hostname == "raw.githubusercontent.com":
-            assert RAW_GITHUB.match(item["url"]), f"{task_id}: {item['url']} is not pinned to a commit"
+            assert RAW_GITHUB.match(item["url"]), \
+                f"{task_id}: {item['url']} is not pinned to a commit"
 
 
 @pytest.mark.parametrize("task_id", TASKS)
@@ -111,8 +112,9 @@ def test_null_sums_in_the_lock_download_then_skip_as_unverified(mini_project, tm
         server.files["/a.zip"] = buffer.getvalue()
         server.files["/dev.json"] = b'{"sentence1": "c", "sentence2": "d", "label": "1"}\n'
         zipped, plain = f"{server.url}/a.zip", f"{server.url}/dev.json"
-        task = _mini_downloads(mini_project, [{"url": zipped, "extract": {"train.json": "train.json"}},
-                                              {"url": plain, "to": "dev.json"}])
+        task = _mini_downloads(mini_project, [
+            {"url": zipped, "extract": {"train.json": "train.json"}},
+            {"url": plain, "to": "dev.json"}])
         unverified = {"size": None, "sha256": None, "verified": False}
         save_lock(mini_project, {"version": 1, "sources": {"sim_afqmc": {"downloads": {
             zipped: dict(unverified, files=None), plain: dict(unverified)}}}})
@@ -174,3 +176,32 @@ def test_a_hub_build_records_the_commit_it_read(mini_project):
     task = load_task(mini_project, "sim_afqmc")
     assert read_record(mini_project, task, SourceMode("hub")) == {
         "hub": {"path": "clue/clue", "name": "afqmc", "revision": commit}}
+
+
+def test_a_failed_download_does_not_stop_the_others_and_notes_are_shown(mini_project, tmp_path,
+                                                                         capsys):
+    from flanzh.download import run_download
+    from flanzh.errors import SourceError
+
+    with FileServer() as server:
+        server.files["/dev.json"] = b'{"sentence1": "c", "sentence2": "d", "label": "1"}\n'
+        task = _mini_downloads(mini_project, [{"url": f"{server.url}/missing.json",
+                                               "to": "train.json"}])
+        import yaml
+
+        path = mini_project.specs_dir / "sim_afqmc.yaml"
+        spec = yaml.safe_load(path.read_text("utf-8"))
+        spec["source"]["manual"] = {"page": "https://www.luge.ai/#/luge/dataDetail?id=38",
+                                    "files": ["dev.json"], "note": "log in, then unpack"}
+        path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), "utf-8")
+        task = load_task(mini_project, "sim_afqmc")
+        data = tmp_path / "raw"
+        with pytest.raises(SourceError) as error:
+            run_download(mini_project, [task, task], data, print)
+    assert str(error.value) == ("2 task(s) could not be downloaded: sim_afqmc, sim_afqmc (reasons "
+                                "above); run `flanzh download` again: it resumes where it stopped")
+    printed = capsys.readouterr().out
+    line = (f"sim_afqmc: FAILED: {server.url}/missing.json: the server answered 404 Not Found; "
+            "get by hand from https://www.luge.ai/#/luge/dataDetail?id=38 and place under "
+            f"{data / 'sim_afqmc'}/: dev.json (log in, then unpack)\n")
+    assert printed.count(line) == 2
