@@ -363,6 +363,26 @@ def _section_sources(manifest: dict) -> list[str]:
     return lines
 
 
+def _section_read(manifest: dict) -> list[str]:
+    """Exactly which files (or hub commits) each task was built from, as the manifest records."""
+    rows = []
+    for task_id, t in _tasks(manifest):
+        read = t.get("read") or {}
+        if read.get("hub"):
+            hub = read["hub"]
+            name = f" ({hub['name']})" if hub.get("name") else ""
+            rows.append(f"| {task_id} | hub `{hub['path']}`{name} | | commit `{hub['revision']}` |")
+        for f in read.get("files", []):
+            rows.append(f"| {task_id} | `{_cell(f['path'])}` | {f['size']} | `{f['sha256']}` |")
+    if not rows:
+        return []
+    return ["## Source files read", "",
+            "Every file in each task's source folder (`<data dir>/<task>/`, or `samples/<task>/` "
+            "for the bundled samples), which its readers read, or the hub commit it was read at.",
+            "",
+            "| task | file | bytes | sha256 |", "|---|---|---|---|", *rows, ""]
+
+
 def _section_regenerate(manifest: dict) -> list[str]:
     return [
         "## Regenerate", "",
@@ -382,7 +402,7 @@ def generated_section(manifest: dict) -> str:
     """The card body flanzh owns, markers included."""
     lines = [BEGIN, GENERATED_NOTE, ""]
     for section in (_section_what, _section_built, _section_tasks, _section_mixture,
-                    _section_filtering, _section_sources, _section_regenerate):
+                    _section_filtering, _section_sources, _section_read, _section_regenerate):
         lines += section(manifest)
     while lines and lines[-1] == "":
         lines.pop()

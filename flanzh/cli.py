@@ -405,6 +405,9 @@ def lock(
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
     endpoint: Annotated[Optional[str], typer.Option(
         "--endpoint", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")] = None,
+    no_fetch: Annotated[bool, typer.Option(
+        "--no-fetch", help="Only record new URLs, unverified (null sums), and drop stale ones; "
+        "no network.")] = False,
 ):
     """Download every source once and record its size and sha256, and each hub revision's
     commit, in sources.lock (needs the network)."""
@@ -412,7 +415,8 @@ def lock(
     from .specs import load_tasks
 
     project = _project()
-    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint)
+    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint,
+             fetch_files=not no_fetch)
 
 
 @app.command("list")

@@ -37,6 +37,7 @@ from .checks import check_records
 from .decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
                             read_extra_eval_file)
 from .dedup import NearDuplicates, SeenHashes, count, record_hashes
+from .download import read_record
 from .errors import BuildError
 from .executors import check_executor, run_units
 from .formats import plan_task
@@ -620,6 +621,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
                                                     shares.get(task.id), total_written,
                                                     mixture.corpus_splits(task),
                                                     benchmark.get(task.id))
+            manifest_tasks[task.id]["read"] = read_record(project, task, mode)
         manifest = {
             "flanzh_version": __version__,
             "seed": seed,
