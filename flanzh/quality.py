@@ -7,8 +7,10 @@ a contributor cannot bring the fault back:
   without showing them; a model cannot know strings such as 薅羊毛 or 交通运输、邮政、物流.
 - ``canned_target``: several sample rows get the same target sentence, longer than a short
   verbaliser: a fixed explanation keyed on the answer that the data does not hold.
-- ``options_flag``: the input shows ``options`` but ``choices_in_prompt`` is false (its records
-  would be tagged as having no options).
+- ``options_flag``: the format tag must follow the rendering, both ways: an input that shows
+  the options (``options`` through a display filter, or a spec's ``option_fields``, which print
+  a row's own options laid out by the reader) has ``choices_in_prompt: true``, and one that sets
+  it prints them (its records are tagged ``*_opt`` from that flag).
 - ``cut_target``: a target is made from a field the length policy may cut (the record would
   teach a truncated text), or a summarisation task cuts the text its summary describes instead
   of dropping the row (``truncate.on_cut: drop``).
@@ -151,10 +153,18 @@ def static_findings(task: Task) -> list[Finding]:
                 f"asks for one of {len(task.choices)} labels without showing them; a model cannot "
                 "guess label strings from so large a set: show the options ({{ options | ... }} "
                 "with choices_in_prompt: true) or ask something else")))
-        if _shows_options(input_ast) and not template.choices_in_prompt:
+        shown = _shows_options(input_ast) or bool(_printed(input_ast) & set(task.option_fields))
+        if shown and not template.choices_in_prompt:
+            what = "{{ options }}" if _shows_options(input_ast) else "the options (" + ", ".join(
+                sorted(_printed(input_ast) & set(task.option_fields))) + ")"
             findings.append(Finding(template.id, "input", (
-                "the input shows {{ options }} but choices_in_prompt is false, so its records "
+                f"the input shows {what} but choices_in_prompt is false, so its records "
                 "would be tagged as having no options; set choices_in_prompt: true")))
+        elif template.choices_in_prompt and not shown:
+            findings.append(Finding(template.id, "input", (
+                "choices_in_prompt is true but the input never prints the whole option list "
+                "(one candidate such as options[0] is not the list), so its records would be "
+                "tagged as having options; print them or set choices_in_prompt: false")))
         cut = sorted(name for name in used_target & cut_fields - used_input
                      if not _kept_item_only(target_ast, name, task.fields[name].truncate))
         if cut:
@@ -209,3 +219,4 @@ def canned_findings(task: Task, rows: list[dict], rendered) -> list[Finding]:
                     "alone, or take the explanation from the data")))
                 break
     return findings
+

@@ -233,3 +233,74 @@ def test_cleaning_is_counted_in_the_manifest(built):
     assert tasks["senti_bdci2019"]["cleaned"] == {"debris:content": 1}
     assert tasks["nli_ocnli"]["cleaned"]["fullwidth_punct:sentence1"] > 0
     assert "cleaned" in tasks["sim_afqmc"] and tasks["sim_afqmc"]["cleaned"] == {}
+
+
+# ---------------------------------------------------------------- item 6: the options flag
+
+def test_biomedical_templates_print_their_options_and_are_tagged_so(project):
+    # every qa_chinese_biomedical template prints the row's own options (options_text, ...):
+    # the review found all 13 tagged zs_noopt because the task has no `choices`
+    from flanzh.formats import plan_task
+    from flanzh.mixture import FormatPolicy
+
+    task = load_task(project, "qa_chinese_biomedical")
+    assert task.option_fields == ("options_text", "options_inline", "option_list")
+    assert [t.id for t in task.templates if not t.choices_in_prompt] == []
+    frame = pl.DataFrame({KEY: [str(i) for i in range(40)]})
+    policy = FormatPolicy(weights={"zs_opt": 1.0, "zs_noopt": 1.0, "fs_opt": 1.0, "fs_noopt": 1.0},
+                          max_exemplars=3, exemplar_pool=0.2)
+    formats = set(plan_task(task, frame, 0, policy, quota=None).items["format"])
+    assert formats == {"zs_opt", "fs_opt"}
+
+
+def test_options_flag_must_follow_the_rendering_both_ways(copy_task):
+    project = copy_task("qa_chinese_biomedical")
+    set_template(project, "qa_chinese_biomedical", "qa_chinese_biomedical_04",
+                 choices_in_prompt=None)
+    assert messages(project, "qa_chinese_biomedical") == [
+        "the input shows the options (options_inline) but choices_in_prompt is false, so its "
+        "records would be tagged as having no options; set choices_in_prompt: true"]
+    # the other way: a template that prints one candidate, not the list
+    project = copy_task("sim_afqmc")
+    set_template(project, "sim_afqmc", "sim_afqmc_01",
+                 input="{{ sentence1 }}\n{{ sentence2 }}\n这两句话的意思是“{{ options[0] }}”吗？\n")
+    assert ("choices_in_prompt is true but the input never prints the whole option list (one "
+            "candidate such as options[0] is not the list), so its records would be tagged as "
+            "having options; print them or set choices_in_prompt: false"
+            ) in messages(project, "sim_afqmc")
+
+
+def test_option_fields_are_checked_against_the_spec(copy_task):
+    from flanzh.errors import SpecError
+
+    project = copy_task("qa_chinese_biomedical")
+    spec = project.specs_dir / "qa_chinese_biomedical.yaml"
+    text = spec.read_text("utf-8")
+    spec.write_text(text.replace("option_fields: [options_text, options_inline, option_list]",
+                                 "option_fields: [options_txt]"), "utf-8")
+    with pytest.raises(SpecError) as error:
+        load_task(project, "qa_chinese_biomedical")
+    assert ("task_specs/qa_chinese_biomedical.yaml: $.option_fields[0]: 'options_txt' is not a "
+            "declared field") in error.value.problems
+    # without option_fields (as the task was), choices_in_prompt is refused
+    spec.write_text(text.replace("option_fields: [options_text, options_inline, option_list]\n",
+                                 ""), "utf-8")
+    with pytest.raises(SpecError) as error:
+        load_task(project, "qa_chinese_biomedical")
+    assert ("templates/qa_chinese_biomedical.yaml: $.templates[0].choices_in_prompt: the task "
+            "declares no choices and no option_fields") in error.value.problems
+
+
+def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
+    from flanzh.errors import TemplateError
+    from flanzh.render import compile_templates
+
+    project = copy_task("qa_chinese_biomedical")
+    set_template(project, "qa_chinese_biomedical", "qa_chinese_biomedical_02",
+                 input="问题：{{ question }}\n请直接写出正确答案的内容。\n")
+    with pytest.raises(TemplateError) as error:
+        compile_templates(load_task(project, "qa_chinese_biomedical"))
+    assert str(error.value) == (
+        "templates/qa_chinese_biomedical.yaml: template 'qa_chinese_biomedical_02': "
+        "choices_in_prompt is true but the input never prints an option field (options_text, "
+        "options_inline, option_list); print one or set choices_in_prompt: false")
