@@ -304,3 +304,65 @@ def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
         "templates/qa_chinese_biomedical.yaml: template 'qa_chinese_biomedical_02': "
         "choices_in_prompt is true but the input never prints an option field (options_text, "
         "options_inline, option_list); print one or set choices_in_prompt: false")
+
+
+# ---------------------------------------------------------------- item 8: DuIE in targets
+
+def _duie(tmp_path, rows):
+    import json
+
+    from flanzh.readers import reader_for
+
+    path = tmp_path / "duie_train.json"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return reader_for("duie").read([path], fmt="duie", encoding="utf-8", options={},
+                                   label="spec.yaml")
+
+
+def _spo(subject, predicate, obj, subject_type="人物", object_type="人物"):
+    return {"predicate": predicate, "subject": subject, "subject_type": subject_type,
+            "object": {"@value": obj}, "object_type": {"@value": object_type}}
+
+
+def test_duie_english_types_are_given_in_chinese(tmp_path):
+    result = _duie(tmp_path, [{"text": "陈松岩，号松岩居士，生于1902年",
+                               "spo_list": [_spo("陈松岩", "号", "松岩居士", object_type="Text")]}])
+    assert result.frame["entities"].to_list()[0] == [
+        {"text": "陈松岩", "type": "人物"}, {"text": "松岩居士", "type": "文本"}]
+    assert "Text" not in str(result.frame.to_dicts())
+
+
+def test_duie_self_triple_drops_its_row_counted(tmp_path):
+    text = "《星河之下》是作家简宁创作的科幻小说，后被改编为同名电视剧"
+    result = _duie(tmp_path, [
+        {"text": text, "spo_list": [_spo("星河之下", "改编自", "星河之下", "影视作品", "作品"),
+                                    _spo("星河之下", "作者", "简宁", "图书作品")]},
+        {"text": text, "spo_list": [_spo("星河之下", "作者", "简宁", "图书作品")]}])
+    assert result.frame[KEY].to_list() == ["2"]
+    assert result.dropped == {"self_triple": 1}
+    assert result.rejects[0]["line"] == 1
+
+
+def test_duie_templates_never_nest_quotes_around_quoted_names(project):
+    # DuIE names carry their own “” (香港电影金像奖“最佳女主角”): a template that quotes a name
+    # or the sentence would print “香港电影金像奖“最佳女主角””
+    import re
+
+    from flanzh.render import compile_templates, render_row
+
+    task = load_task(project, "re_duie2")
+    name = "香港电影金像奖“最佳女主角”"
+    triple = {"subject": "林青", "subject_type": "娱乐人物", "predicate": "获奖", "object": name,
+              "object_type": "奖项", "slots": "时间=1999"}
+    row = {KEY: "1", "text": f"林青凭借“《海》”获得{name}", "triples": [triple],
+           "triples_text": f"（林青，获奖，{name}，时间=1999）", "triples_json": "[]",
+           "predicates": ["获奖"], "pair_subject": "林青", "pair_object": name,
+           "pair_predicates": ["获奖"], "entities": [{"text": "林青", "type": "娱乐人物"},
+                                                   {"text": name, "type": "奖项"}]}
+    nested = re.compile(r"“[^”]*“")
+    for template in compile_templates(task):
+        inputs, targets = render_row(task, row, 0, template)
+        fixed = inputs.replace(row["text"], "").replace(name, "")
+        assert not nested.search(fixed), (template.spec.id, inputs)
+        assert not re.search(r"“" + re.escape(row["text"]) + "”|“" + re.escape(name) + "”",
+                             inputs), template.spec.id
