@@ -14,8 +14,11 @@ a contributor cannot bring the fault back:
 - ``cut_target``: a target is made from a field the length policy may cut (the record would
   teach a truncated text), or a summarisation task cuts the text its summary describes instead
   of dropping the row (``truncate.on_cut: drop``).
+- ``same_answer``: more than three templates of a task give the same target on every sample row
+  in the same format: near-paraphrases of one question (scoped: see ``same_answer_findings``).
 
-Static rules read the template's jinja2 tree; the canned-target rule renders the sample rows.
+Static rules read the template's jinja2 tree; the canned-target and same-answer rules render the
+sample rows.
 """
 
 from __future__ import annotations
@@ -220,3 +223,41 @@ def canned_findings(task: Task, rows: list[dict], rendered) -> list[Finding]:
                 break
     return findings
 
+
+MAX_SAME_ANSWER = 3
+# Tasks whose answer has one inherent form: the translation, the summary, the span, the reply,
+# the question, the idiom, the corrected sentence. Their templates rightly share one target and
+# differ in how they ask; the rule below would only push them to invent answer forms.
+INHERENT_FORM_CATEGORIES = ("machine_translation", "text_summarization", "reading_comprehension",
+                            "question_answering", "question_generation", "dialogue", "cloze_test",
+                            "grammatical_error_correction")
+
+
+def same_answer_findings(task: Task, rows: list[dict], rendered) -> list[Finding]:
+    """``same_answer``: more than MAX_SAME_ANSWER templates of a task ask for the same thing in
+    the same form, seen as giving the same target on every sample row under the same format
+    (with or without options). Eleven templates that all want the advertising copy, or four that
+    all want a bare equation, are one task reworded; the data offers more to ask (the category
+    from the copy, the attributes as a list, the answer with its calculation, ...).
+
+    Scope: tasks without a fixed label set whose category is not in INHERENT_FORM_CATEGORIES.
+    A label task's answer is its label (its templates vary it through letters and verbalisers),
+    and a translation, summary, span or reply has one form by nature; both would fail the rule
+    for what they are, not for rewording one question. ``rendered(template, row)`` gives
+    ``(inputs, targets)`` or None."""
+    if task.choices is not None or task.category in INHERENT_FORM_CATEGORIES or len(rows) < 2:
+        return []
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for template in task.templates:
+        outputs = [rendered(template, row) for row in rows]
+        targets = tuple(out[1] if out is not None else None for out in outputs)
+        if None not in targets:
+            groups[(targets, template.choices_in_prompt)].append(template.id)
+    findings = []
+    for ids in groups.values():
+        if len(ids) > MAX_SAME_ANSWER:
+            findings.append(Finding(ids[-1], "target", (
+                f"{len(ids)} templates ({', '.join(ids)}) give the same target on every sample "
+                f"row: they ask for the same answer in the same form (at most "
+                f"{MAX_SAME_ANSWER}); ask for something else the data holds, or in another form")))
+    return findings

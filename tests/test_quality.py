@@ -306,6 +306,50 @@ def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
         "options_inline, option_list); print one or set choices_in_prompt: false")
 
 
+# ---------------------------------------------------------------- item 9: one question reworded
+
+def test_templates_that_all_want_the_same_answer_are_refused(copy_task):
+    # the four math_math23k templates the review found, each answering with the bare equation
+    project = copy_task("math_math23k")
+    for template_id, ask in (("math_math23k_05", "设要求的量为 x，应该列出怎样的方程？"),
+                             ("math_math23k_10", "方程："),
+                             ("math_math23k_13", "请写出得到这个答案的方程。")):
+        set_template(project, "math_math23k", template_id,
+                     input="{{ problem }}\n" + ask + "\n", target="{{ equation }}")
+    assert messages(project, "math_math23k") == [
+        "4 templates (math_math23k_01, math_math23k_05, math_math23k_10, math_math23k_13) give "
+        "the same target on every sample row: they ask for the same answer in the same form (at "
+        "most 3); ask for something else the data holds, or in another form"]
+
+
+def test_advertisegen_as_it_was_is_refused(copy_task):
+    project = copy_task("gen_advertisegen")
+    # three more templates reworded as the review found them: each wants the same copy
+    for template_id, ask in (("gen_advertisegen_02", "商品信息：{{ attribute_text }}\n广告文案："),
+                             ("gen_advertisegen_04", "电商文案生成\n输入（属性表）：{{ content }}"),
+                             ("gen_advertisegen_06", "店主：帮我给这件新款写段广告词吧。\n"
+                                                     "{{ attribute_text }}\n文案助手：")):
+        set_template(project, "gen_advertisegen", template_id, input=ask + "\n",
+                     target="{{ summary }}")
+    found = messages(project, "gen_advertisegen")
+    assert len(found) == 1 and found[0].startswith(
+        "6 templates (gen_advertisegen_01, gen_advertisegen_02, gen_advertisegen_03, "
+        "gen_advertisegen_04, gen_advertisegen_06, gen_advertisegen_10) give the same target")
+
+
+def test_same_answer_rule_leaves_tasks_whose_answer_has_one_form(copy_task):
+    # seven templates of a translation task give the same translation: that is the task
+    from flanzh.quality import same_answer_findings
+
+    project = copy_task("mt_wmt19_en_zh")
+    task = load_task(project, "mt_wmt19_en_zh")
+    rows = [{"a": 1}, {"a": 2}]
+    assert same_answer_findings(task, rows, lambda template, row: ("问", "同一个答案")) == []
+    math = load_task(copy_task("math_math23k"), "math_math23k")
+    found = same_answer_findings(math, rows, lambda template, row: ("问", "同一个答案"))
+    assert len(found) == 1 and found[0].message.startswith(f"{len(math.templates)} templates")
+
+
 # ---------------------------------------------------------------- item 8: DuIE in targets
 
 def _duie(tmp_path, rows):
