@@ -306,6 +306,19 @@ def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
         "options_inline, option_list); print one or set choices_in_prompt: false")
 
 
+def test_a_task_with_choices_and_option_fields_may_show_either(copy_task):
+    from flanzh.render import compile_templates
+
+    project = copy_task("sim_afqmc")
+    spec = project.specs_dir / "sim_afqmc.yaml"
+    text = spec.read_text("utf-8").replace("fields:\n", "fields:\n  laid_out: {from: sentence2}\n", 1)
+    spec.write_text(text + "option_fields: [laid_out]\n", "utf-8")
+    task = load_task(project, "sim_afqmc")
+    # no template prints laid_out; those with choices_in_prompt show {{ options }}, which is
+    # showing the options as well
+    assert len(compile_templates(task)) == len(task.templates)
+
+
 # ---------------------------------------------------------------- item 9: one question reworded
 
 def test_templates_that_all_want_the_same_answer_are_refused(copy_task):
