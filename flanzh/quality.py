@@ -241,9 +241,11 @@ def same_answer_findings(task: Task, rows: list[dict], rendered) -> list[Finding
     from the copy, the attributes as a list, the answer with its calculation, ...).
 
     Scope: tasks without a fixed label set whose category is not in INHERENT_FORM_CATEGORIES.
-    A label task's answer is its label (its templates vary it through letters and verbalisers),
-    and a translation, summary, span or reply has one form by nature; both would fail the rule
-    for what they are, not for rewording one question. ``rendered(template, row)`` gives
+    A translation, summary, span or reply has one form by nature and would fail the rule for
+    what it is. Label tasks are left out too: most of them have four or more templates that ask
+    for the bare label with the options shown, differing in wording and option layout, which
+    this rule cannot tell from rewording one question; near-paraphrased wording there is left to
+    the similarity check and review. ``rendered(template, row)`` gives
     ``(inputs, targets)`` or None."""
     if task.choices is not None or task.category in INHERENT_FORM_CATEGORIES or len(rows) < 2:
         return []
