@@ -1,4 +1,6 @@
-"""``flanzh catalog``: docs/tasks.md, generated from the specs (a test fails when it is stale)."""
+"""``flanzh catalog``: the generated docs (a test fails when one is stale): docs/tasks.md from the
+specs, docs/spec.md and docs/mixture.md from the schemas, docs/drop-reasons.md from
+flanzh/reasons.py."""
 
 from __future__ import annotations
 
@@ -29,3 +31,14 @@ def render_catalog(project: Project) -> str:
             f"{t.source['format']} | {hub_text} | {t.source['license'].strip()} | "
             f"{len(t.templates)} | {'—' if share is None else share} |")
     return "\n".join(lines) + "\n"
+
+
+def generated_docs(project: Project) -> dict[str, str]:
+    """Every generated page: path (relative to the project) -> text."""
+    from .reasons import render_reasons
+    from .reference import PAGES, render_reference
+
+    docs = {CATALOG: render_catalog(project)}
+    docs.update({page: render_reference(page) for page in PAGES})
+    docs["docs/drop-reasons.md"] = render_reasons()
+    return docs

@@ -292,20 +292,27 @@ def new_task(
 
 
 @app.command()
-def catalog(check: Annotated[bool, typer.Option("--check", help="Fail if docs/tasks.md is stale.")] = False):
-    """Write docs/tasks.md from the specs."""
-    from .catalog import CATALOG, render_catalog
+def catalog(check: Annotated[bool, typer.Option(
+        "--check", help="Fail if a generated doc is stale.")] = False):
+    """Write the generated docs: docs/tasks.md (specs), docs/spec.md and docs/mixture.md
+    (schemas), docs/drop-reasons.md (flanzh/reasons.py)."""
+    from .catalog import generated_docs
 
     project = _project()
-    text, path = render_catalog(project), project.root / CATALOG
+    docs = generated_docs(project)
     if check:
-        if not path.is_file() or path.read_text("utf-8") != text:
-            raise FlanzhError(f"{CATALOG} is stale; run `flanzh catalog` and commit it")
-        typer.echo(f"{CATALOG} is up to date")
+        stale = [name for name, text in docs.items()
+                 if not (project.root / name).is_file()
+                 or (project.root / name).read_text("utf-8") != text]
+        if stale:
+            raise FlanzhError(f"{', '.join(stale)} stale; run `flanzh catalog` and commit it")
+        typer.echo(f"{', '.join(docs)} up to date")
         return
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text, "utf-8")
-    typer.echo(f"wrote {CATALOG}")
+    for name, text in docs.items():
+        path = project.root / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, "utf-8")
+        typer.echo(f"wrote {name}")
 
 
 @app.command()

@@ -30,30 +30,37 @@ def _markers(style: str, count: int):
 
 
 def abc(options) -> str:
+    """One option a line, lettered: ``A. 相同`` / ``B. 不同``."""
     return "\n".join(f"{m}. {o}" for m, o in zip(_markers("abc", len(options)), options))
 
 
 def abc_inline(options) -> str:
+    """Lettered on one line: ``A. 相同  B. 不同``."""
     return "  ".join(f"{m}. {o}" for m, o in zip(_markers("abc", len(options)), options))
 
 
 def jiayi(options) -> str:
+    """One a line, numbered with 甲乙丙: ``甲、相同`` / ``乙、不同``."""
     return "\n".join(f"{m}、{o}" for m, o in zip(_markers("jiayi", len(options)), options))
 
 
 def circled(options) -> str:
+    """On one line with circled numbers: ``①相同 ②不同``."""
     return " ".join(f"{m}{o}" for m, o in zip(_markers("circled", len(options)), options))
 
 
 def numbered(options) -> str:
+    """One a line, numbered: ``1. 相同`` / ``2. 不同``."""
     return "\n".join(f"{m}. {o}" for m, o in zip(_markers("numbered", len(options)), options))
 
 
 def dunhao(options) -> str:
+    """Joined with 、: ``相同、不同``."""
     return "、".join(options)
 
 
 def huo(options) -> str:
+    """Joined with 、 and the last two with 或: ``甲、乙或丙``."""
     options = list(options)
     if len(options) < 2:
         return "".join(options)
@@ -61,6 +68,7 @@ def huo(options) -> str:
 
 
 def lines(options) -> str:
+    """One option a line, unmarked."""
     return "\n".join(options)
 
 
@@ -72,5 +80,17 @@ def letter_of(options, value, style: str = "abc") -> str:
     return _markers(style, len(options))[options.index(value)]
 
 
+MAX_SPLIT_PARTS = 1000
+
+
+def split(value, separator: str) -> list[str]:
+    """A text cut at ``separator`` (not empty), e.g. ``{{ note | split('★') | first }}`` for the
+    part of ``～…★<source>`` before the star; at most 1,000 parts."""
+    if not isinstance(value, str) or not isinstance(separator, str) or not separator:
+        raise ValueError("split takes a text and a non-empty separator")
+    parts = value.split(separator, MAX_SPLIT_PARTS - 1)
+    return parts
+
+
 FILTERS = {f.__name__: f for f in (abc, abc_inline, jiayi, circled, numbered, dunhao, huo, lines,
-                                   letter_of)}
+                                   letter_of, split)}

@@ -23,3 +23,82 @@ def test_new_task_help_lists_every_category():
     text = " ".join(result.output.split())
     for category in schema["properties"]["category"]["enum"]:
         assert category in text, category
+
+
+def test_generated_docs_are_current():
+    from conftest import PROJECT
+    from flanzh.catalog import generated_docs
+
+    for name, text in generated_docs(PROJECT).items():
+        path = PROJECT.root / name
+        assert path.is_file() and path.read_text("utf-8") == text, \
+            f"{name} is stale: run `flanzh catalog` and commit it"
+
+
+def test_every_schema_key_says_what_it_does():
+    from flanzh.reference import _load, _rows
+
+    for name in ("task_spec.schema.json", "templates.schema.json", "mixture.schema.json"):
+        schema, rows = _load(name), []
+        _rows(schema, schema, "", set(schema.get("required", [])), rows)
+        undocumented = [key for key, _, _, _, text in rows if not text]
+        assert not undocumented, f"{name}: describe {', '.join(undocumented)}"
+
+
+def test_spec_reference_lists_every_filter_and_test():
+    from flanzh.reference import render_reference
+    from flanzh.sandbox import ALLOWED_FILTERS, ALLOWED_TESTS
+
+    text = render_reference("docs/spec.md")
+    for name in ALLOWED_FILTERS | ALLOWED_TESTS:
+        assert f"`{name}`" in text, name
+    assert "`letter_of`" in text and "`abc_inline`" in text and "`split`" in text
+
+
+def test_split_filter_takes_the_part_before_a_mark():
+    from flanzh.sandbox import make_environment
+
+    env = make_environment()
+    template = env.from_string("{{ note | split('★') | first }}")
+    assert template.render(note="～床前明月光★李白《静夜思》") == "～床前明月光"
+
+
+def test_every_drop_reason_a_sample_build_counts_is_documented(built):
+    from flanzh.reasons import known
+
+    _, manifest = built
+    reasons = {r for t in manifest["tasks"].values() for r in t["dropped"]}
+    assert reasons and not [r for r in sorted(reasons) if not known(r)]
+
+
+def test_every_reason_a_reader_passes_literally_is_documented():
+    import re
+
+    from flanzh.reasons import known
+
+    pattern = re.compile(r"""\.(?:reject|skip)\(\s*f?["']([a-z_]+:?)""")
+    found = {m.group(1) for path in (REPO / "flanzh").rglob("*.py")
+             for m in pattern.finditer(path.read_text("utf-8"))}
+    assert len(found) > 30
+    missing = sorted(r for r in found if not known(r if not r.endswith(":") else r + "x"))
+    assert not missing, f"add to flanzh/reasons.py: {', '.join(missing)}"
+
+
+def test_the_minimal_reader_in_contributing_works(tmp_path):
+    """The reader example in CONTRIBUTING.md runs as written (its relative imports made absolute)
+    and keeps the contract: a __key column, the raw columns, every skipped row counted."""
+    import re
+    import textwrap
+
+    text = (REPO / "CONTRIBUTING.md").read_text("utf-8")
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    code = textwrap.dedent(block).replace("from . import", "from flanzh.readers import") \
+        .replace("from ..encoding import", "from flanzh.encoding import")
+    namespace: dict = {}
+    exec(compile(code, "CONTRIBUTING.md", "exec"), namespace)
+    path = tmp_path / "idioms.txt"
+    path.write_text("画蛇添足\t做多余的事反而坏事\n没有意思的一行\n守株待兔\t死守经验不知变通\n", "utf-8")
+    result = namespace["read"]([path], fmt="idiom_lines", encoding="utf-8", options={}, label="t")
+    assert result.frame.columns == ["__key", "idiom", "meaning"]
+    assert result.frame["idiom"].to_list() == ["画蛇添足", "守株待兔"]
+    assert dict(result.dropped) == {"wrong_column_count": 1}
