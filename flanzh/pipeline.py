@@ -34,6 +34,7 @@ import polars as pl
 from . import __version__
 from .cache import TaskCache, copy_file, file_stamps, fingerprint
 from .checks import check_records
+from .refit import refit
 from .decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
                             read_extra_eval_file)
 from .dedup import NearDuplicates, SeenHashes, count, record_hashes
@@ -253,8 +254,10 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     answers: Counter = Counter()
     for start in range(0, plan.items.height, RENDER_BATCH):
         batch = replace(plan, items=plan.items.slice(start, RENDER_BATCH))
-        frame, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars)
-        frame, check_dropped = check_records(task, frame)
+        rendered, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars)
+        frame, check_dropped = check_records(task, rendered)
+        frame, check_dropped = refit(task, batch, seed, compiled, policy.max_exemplars, rendered,
+                                     frame, check_dropped)
         dropped += render_dropped + check_dropped
         if task.choices is not None:
             answers += Counter(dict(frame["__answer"].drop_nulls().value_counts().iter_rows()))

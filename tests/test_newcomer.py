@@ -102,3 +102,29 @@ def test_the_minimal_reader_in_contributing_works(tmp_path):
     assert result.frame.columns == ["__key", "idiom", "meaning"]
     assert result.frame["idiom"].to_list() == ["画蛇添足", "守株待兔"]
     assert dict(result.dropped) == {"wrong_column_count": 1}
+
+
+def test_a_row_too_long_for_its_template_is_rendered_with_one_that_fits(mini_project, tmp_path):
+    """Issue 17: a row whose drawn template made too long a target was dropped
+    (targets_too_long) although other templates fit; now it is kept with the first that does."""
+    import yaml
+
+    from flanzh.pipeline import build
+
+    path = mini_project.templates_dir / "sim_afqmc.yaml"
+    document = yaml.safe_load(path.read_text("utf-8"))
+    for template in document["templates"]:     # one wordy template among the no-options ones
+        if not template.get("choices_in_prompt"):
+            template["target"] = "{{ label }}" + "（" + "很" * 60 + "）"
+            template["target_in_choices"] = False
+            break
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
+    spec_path = mini_project.specs_dir / "sim_afqmc.yaml"
+    spec = yaml.safe_load(spec_path.read_text("utf-8"))
+    spec["limits"] = {**spec.get("limits", {}), "targets_max_chars": 40}
+    spec_path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), "utf-8")
+    manifest = build(mini_project, tmp_path / "out", task_ids=["sim_afqmc"])
+    entry = manifest["tasks"]["sim_afqmc"]
+    assert entry["dropped"].get("targets_too_long", 0) == 0
+    assert entry["rows_written"] == entry["rows_read"] - sum(entry["dropped"].values())
+    assert entry["rows_written"] == 30
