@@ -3,7 +3,11 @@
 Quotas: with ``total: null`` every task gives all its rows up to its spec's ``mixture.cap``.
 With a total, each task's share comes from the weights (OpenBA's shares, examples-proportional, or
 explicit task/category weights), raised to 1/temperature and normalised; a task's quota is
-``round(total * share)``, never above its cap. A task with more rows than its quota is sampled
+``round(total * share)``, never above its cap.
+
+Caps: a task's cap is the policy's ``caps.tasks[<id>]``, else ``caps.categories[<category>]``
+(each task of that category), else ``caps.default``, else its spec's ``mixture.cap``; a policy
+value of ``null`` lifts the cap, ``spec`` keeps the spec's. A task with more rows than its quota is sampled
 without replacement by hash order; one with fewer is re-rendered with other templates/formats, at
 most ``max_repeat`` times per row.
 """
@@ -29,6 +33,7 @@ DEFAULT_POLICY = {
     "formats": {"weights": {"zs_opt": 1.0, "zs_noopt": 1.0}, "max_exemplars": 3,
                 "exemplar_pool": 0.1},
     "tasks": {},
+    "caps": {},
     "dedup": {"exact": True, "near": {"enabled": False, "threshold": 0.85, "ngram": 5,
                                       "num_perm": 128, "exempt": []}},
     "decontamination": {"enabled": False, "ngram": 13, "extra": []},
@@ -102,17 +107,60 @@ def load_mixture(path: Path | None, label: str | None = None) -> Mixture:
     return Mixture(_merge(DEFAULT_POLICY, document), path=label)
 
 
+_UNSET = object()
+
+
+def cap_for(mixture: Mixture, task: Task) -> int | None:
+    """The task's cap under this policy (None: no cap): ``caps.tasks``, then ``caps.categories``,
+    then ``caps.default``, then the spec's ``mixture.cap``."""
+    caps = mixture.policy.get("caps") or {}
+    spec_cap = task.spec.get("mixture", {}).get("cap")
+    value = (caps.get("tasks") or {}).get(task.id, _UNSET)
+    if value is _UNSET:
+        value = (caps.get("categories") or {}).get(task.category, _UNSET)
+    if value is _UNSET:
+        value = caps.get("default", _UNSET)
+    if value is _UNSET or value == "spec":
+        return spec_cap
+    return value
+
+
+def check_caps(mixture: Mixture, known: list[str]) -> None:
+    """Refuse ``caps.tasks`` ids that are not tasks of the project: a typo there would lift or
+    keep a cap without a word."""
+    from difflib import get_close_matches
+
+    label = mixture.path or "mixture policy"
+    problems = []
+    for task_id in (mixture.policy.get("caps") or {}).get("tasks") or {}:
+        if task_id not in known:
+            close = get_close_matches(task_id, known, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}?" if close else "see `flanzh list`"
+            problems.append(f"{label}: $.caps.tasks: no task '{task_id}' in task_specs/; {hint}")
+    if problems:
+        raise SpecError(problems)
+
+
+def _openba_shares(tasks: list[Task], default: float | None) -> dict[str, float]:
+    """Each spec's ``mixture.openba_share``; a task without one gets ``default``, or the mean."""
+    shares = {t.id: t.spec.get("mixture", {}).get("openba_share") for t in tasks}
+    known = [s for s in shares.values() if s]
+    fallback = default if default is not None else (sum(known) / len(known) if known else 1.0)
+    return {tid: float(s) if s else float(fallback) for tid, s in shares.items()}
+
+
 def _raw_weights(mixture: Mixture, tasks: list[Task], available: dict[str, int]) -> dict[str, float]:
     weights = mixture.policy["weights"]
-    capped = {t.id: min(available[t.id], t.spec.get("mixture", {}).get("cap", available[t.id]))
-              for t in tasks}
+    capped = {}
+    for t in tasks:
+        cap = cap_for(mixture, t)
+        capped[t.id] = available[t.id] if cap is None else min(available[t.id], cap)
     if weights == "examples":
         return {t.id: float(capped[t.id]) for t in tasks}
     if weights == "openba":
-        shares = {t.id: t.spec.get("mixture", {}).get("openba_share") for t in tasks}
-        known = [s for s in shares.values() if s]
-        fallback = sum(known) / len(known) if known else 1.0
-        return {tid: float(s) if s else fallback for tid, s in shares.items()}
+        return _openba_shares(tasks, None)
+    base = (_openba_shares(tasks, weights.get("default")) if weights.get("base") == "openba"
+            else None)
     result = {}
     by_category: dict[str, list[Task]] = {}
     for t in tasks:
@@ -124,6 +172,8 @@ def _raw_weights(mixture: Mixture, tasks: list[Task], available: dict[str, int])
             siblings = [s for s in by_category[t.category] if s.id not in weights.get("tasks", {})]
             rows = sum(capped[s.id] for s in siblings) or 1
             result[t.id] = weights["categories"][t.category] * capped[t.id] / rows
+        elif base is not None:
+            result[t.id] = base[t.id]
         else:
             result[t.id] = float(weights.get("default", 0.0))
     return result
@@ -141,7 +191,7 @@ def target_shares(mixture: Mixture, tasks: list[Task], available: dict[str, int]
 def quotas(mixture: Mixture, tasks: list[Task], available: dict[str, int]
            ) -> dict[str, int | None]:
     """Records each task should contribute (before exact dedup); None: each row once."""
-    caps = {t.id: t.spec.get("mixture", {}).get("cap") for t in tasks}
+    caps = {t.id: cap_for(mixture, t) for t in tasks}
     if mixture.total is None:   # every row once, up to the cap; None means "all of them"
         return {tid: caps[tid] if caps[tid] and caps[tid] < n else None
                 for tid, n in available.items()}

@@ -40,7 +40,7 @@ from .errors import BuildError
 from .executors import check_executor, run_units
 from .formats import plan_task
 from .hashing import key_hashes
-from .mixture import Mixture, load_mixture, quotas, target_shares
+from .mixture import Mixture, check_caps, load_mixture, quotas, target_shares
 from .normalise import empty_rows, normalise
 from .project import Project
 from .readers import KEY, OUT_OF_SCOPE
@@ -48,7 +48,7 @@ from .records import empty_records, to_records
 from .render import compile_templates, render_plan
 from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
-from .specs import Task, load_tasks
+from .specs import Task, load_tasks, task_ids as all_task_ids
 from .textnorm import source_text
 from .writer import DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, shard_names
 
@@ -379,6 +379,7 @@ def task_manifest(result: TaskResult, shards: list[str], share: float | None,
                     if k.startswith("cleaned:") and v},
         "quota": result.quota,
         "target_share": None if share is None else round(share, 6),
+        "openba_share": task.spec.get("mixture", {}).get("openba_share"),
         "realised_share": round(result.rows_written / total_written, 6) if total_written else 0.0,
         "templates": len(task.templates),
         "templates_used": (records["template_id"].n_unique() if result.templates_used is None
@@ -524,6 +525,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     check_executor(executor, workers)
     mixture = mixture or load_mixture(None)
     tasks = load_tasks(project, task_ids)
+    check_caps(mixture, all_task_ids(project))
     for task in tasks:                  # template errors before anything is read
         compile_templates(task)
     if mode.kind == "data_dir":
