@@ -50,7 +50,7 @@ from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks, task_ids as all_task_ids
 from .textnorm import source_text
-from .writer import DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, shard_names
+from .writer import DEFAULT_SHARD_ROWS, StagedOutput, shard_names, write_records
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -192,7 +192,7 @@ class _Parts:
         frame = pl.concat(self.pending) if len(self.pending) > 1 else self.pending[0]
         path = self.folder / PART.format(len(self.paths))
         self._wait()
-        self.writing = self.writer.submit(frame.head(rows).write_parquet, path, **PARQUET_OPTIONS)
+        self.writing = self.writer.submit(write_records, frame.head(rows), path)
         self.paths.append(path)
         rest = frame.slice(rows)
         self.pending, self.pending_rows = ([rest] if rest.height else []), rest.height
@@ -492,7 +492,7 @@ def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name
         if keep is not None:
-            pl.read_parquet(path).filter(pl.Series(keep)).write_parquet(target, **PARQUET_OPTIONS)
+            write_records(pl.read_parquet(path).filter(pl.Series(keep)), target)
         elif moves:
             os.replace(path, target)
         else:
