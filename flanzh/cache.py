@@ -2,8 +2,11 @@
 the tasks it had finished, and a rebuild redoes only the tasks whose inputs changed.
 
 Entries are keyed by a fingerprint of everything that decides them (spec and template hashes,
-source files' sizes and mtimes, seed, policy, ...) and written atomically (temp file + rename), so
-a killed build leaves either a whole entry or none.
+a hash of every source file's content, seed, policy, ...) and written atomically (temp file +
+rename), so a killed build leaves either a whole entry or none. Each entry's .json records a hash
+of every file of the entry; an entry whose files do not match it (truncated, emptied, edited) is
+deleted and rebuilt, never used. Files leave the cache as copies (or reflinks), never as hard
+links, so editing the output can never change the cache.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
+import xxhash
 
 from . import __version__
 
@@ -39,13 +43,65 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
+_DIGESTS: dict[tuple, str] = {}     # in-process only: (path, stat) -> content digest
+
+
+def file_digest(path) -> str:
+    """xxh3-128 of a file's content (several GB/s). Remembered for this process while the file's
+    size, mtime, ctime and inode stay the same (ctime changes on any write, and cannot be set
+    back), so a build hashes each source once."""
+    path = Path(path)
+    stat = path.stat()
+    memo = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+    if memo not in _DIGESTS:
+        digest = xxhash.xxh3_128()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+        _DIGESTS[memo] = digest.hexdigest()
+    return _DIGESTS[memo]
+
+
 def file_stamps(paths) -> list:
-    """(path, size, mtime) of each file: cheap to get for multi-GB sources."""
-    stamps = []
-    for path in paths:
-        stat = Path(path).stat()
-        stamps.append([str(path), stat.st_size, stat.st_mtime_ns])
-    return stamps
+    """(path, size, content digest) of each file: what was read, not when it was touched (a file
+    edited with the same size and mtime still changes its stamp)."""
+    return [[str(path), Path(path).stat().st_size, file_digest(path)] for path in paths]
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``: a reflink where the filesystem can (btrfs, xfs: instant,
+    no extra space, and still an independent file), a plain copy elsewhere. Never a hard link."""
+    try:
+        import fcntl
+
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            fcntl.ioctl(dst.fileno(), 0x40049409, src.fileno())      # FICLONE
+        return
+    except (ImportError, OSError):
+        pass
+    shutil.copyfile(source, target)
+
+
+def _digests(folder: Path, names) -> dict[str, str]:
+    return {name: file_digest(folder / name) for name in names}
+
+
+def _intact(folder: Path, digests: dict | None) -> bool:
+    """Every file of an entry is there with the content it was stored with."""
+    if not isinstance(digests, dict) or not digests:
+        return False
+    try:
+        return all(file_digest(folder / name) == digest for name, digest in digests.items())
+    except OSError:
+        return False
+
+
+def _read_meta(path: Path) -> dict | None:
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 class TaskCache:
@@ -67,8 +123,22 @@ class TaskCache:
         frame_path, meta_path = self._paths(stage, task_id, key)
         if not (frame_path.is_file() and meta_path.is_file()):
             return None
+        meta = _read_meta(meta_path)
+        if meta is None or not _intact(frame_path.parent, meta.pop("_files", None)):
+            self._drop(stage, task_id)                         # damaged: rebuilt, never used
+            return None
+        try:
+            frame = pl.read_parquet(frame_path)
+        except Exception:  # noqa: BLE001 - a damaged entry of any kind is rebuilt
+            self._drop(stage, task_id)
+            return None
         self.hits.append(f"{stage}:{task_id}")
-        return pl.read_parquet(frame_path), json.loads(meta_path.read_text("utf-8"))
+        return frame, meta
+
+    def _drop(self, stage: str, task_id: str) -> None:
+        for old in (self.root / stage).glob(f"{task_id}-*"):
+            (shutil.rmtree(old, ignore_errors=True) if old.is_dir()
+             else old.unlink(missing_ok=True))
 
     def store(self, stage: str, task_id: str, key: str, frame: pl.DataFrame, meta: dict) -> None:
         if not self.enabled:
@@ -81,6 +151,7 @@ class TaskCache:
         tmp = frame_path.with_name(frame_path.name + f".tmp-{os.getpid()}")
         frame.write_parquet(tmp)
         os.replace(tmp, frame_path)
+        meta = {**meta, "_files": _digests(frame_path.parent, [frame_path.name])}
         tmp = meta_path.with_name(meta_path.name + f".tmp-{os.getpid()}")
         tmp.write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True), "utf-8")
         os.replace(tmp, meta_path)     # the .json last: an entry counts only once it exists
@@ -93,8 +164,9 @@ class TaskCache:
         folder, meta_path = self.root / stage / f"{task_id}-{key}", self._paths(stage, task_id, key)[1]
         if not (folder.is_dir() and meta_path.is_file()):
             return None
-        meta = json.loads(meta_path.read_text("utf-8"))
-        if not all((folder / name).is_file() for name in meta.get("parts", [])):
+        meta = _read_meta(meta_path)
+        if meta is None or not _intact(folder, meta.pop("_files", None)):
+            self._drop(stage, task_id)                         # damaged: rebuilt, never used
             return None
         self.hits.append(f"{stage}:{task_id}")
         return folder, meta
@@ -112,6 +184,8 @@ class TaskCache:
                 (shutil.rmtree(old, ignore_errors=True) if old.is_dir()
                  else old.unlink(missing_ok=True))
         os.replace(built, final)
+        meta = {**meta, "_files": _digests(final, sorted(
+            p.name for p in final.iterdir() if p.is_file()))}
         tmp = meta_path.with_name(meta_path.name + f".tmp-{os.getpid()}")
         tmp.write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True), "utf-8")
         os.replace(tmp, meta_path)
@@ -119,21 +193,27 @@ class TaskCache:
 
     # The fingerprint of the last complete build into this output (kept here, not in the
     # manifest, which must not depend on where files live or when they were touched).
+    # With it, a hash of every file the build wrote: an output edited since (a shard truncated or
+    # copied over) is not up to date.
     def last_build(self) -> dict | None:
         path = self.root / "build.json"
         if not self.enabled or not path.is_file():
             return None
-        try:
-            return json.loads(path.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None
+        return _read_meta(path)
+
+    def up_to_date(self, whole: str) -> bool:
+        """The output holds exactly what the last build with fingerprint ``whole`` wrote."""
+        last = self.last_build()
+        return (last is not None and last.get("fingerprint") == whole
+                and _intact(self.out, last.get("files")))
 
     def record_build(self, whole: str) -> None:
         if not self.enabled:
             return
-        manifest = self.out / "manifest.json"
+        files = sorted(p.relative_to(self.out).as_posix() for p in self.out.rglob("*")
+                       if p.is_file())
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f"build.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps({"fingerprint": whole, "manifest_sha256": hashlib.sha256(
-            manifest.read_bytes()).hexdigest()}), "utf-8")
+        tmp.write_text(json.dumps({"fingerprint": whole, "files": _digests(self.out, files)}),
+                       "utf-8")
         os.replace(tmp, self.root / "build.json")

@@ -34,7 +34,24 @@ def _project():
 
 
 def _split_ids(tasks: Optional[str]) -> list[str] | None:
-    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    """The ids of a comma-separated list, each once, in the order given."""
+    return list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip())) if tasks else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"flanzh {__version__}")
+        raise typer.Exit()
+
+
+def _categories() -> list[str]:
+    """OpenBA's task types, from the spec schema (read here so `new-task --help` lists them)."""
+    import json
+
+    schema = Path(__file__).parent / "schemas" / "task_spec.schema.json"
+    return json.loads(schema.read_text("utf-8"))["properties"]["category"]["enum"]
 
 
 @app.callback()
@@ -42,6 +59,8 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     root: Annotated[Optional[Path], typer.Option(
         "--root", help="The flanzh checkout (holds task_specs/, templates/, samples/).")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print flanzh's version and exit.")] = False,
 ):
     _state["debug"], _state["root"] = debug, root
 
@@ -173,8 +192,11 @@ def lint(tasks: Annotated[Optional[list[str]], typer.Argument(help="Task ids (de
 @app.command("new-task")
 def new_task(
     task_id: Annotated[str, typer.Argument(help="New task id, e.g. senti_weibo.")],
-    category: Annotated[str, typer.Option("--category", help="One of OpenBA's 18 task types.")],
-    fmt: Annotated[str, typer.Option("--format", help="Raw format: jsonl, csv, ... or a reader.")],
+    category: Annotated[str, typer.Option(
+        "--category", help="One of OpenBA's task types: " + ", ".join(_categories()) + ".")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="Raw format: jsonl, json, csv, tsv, parquet, lines_by_label, or a reader "
+        "in flanzh/readers/ (its FORMATS).")],
 ):
     """Scaffold a task's spec, template file and sample; then fill in what `flanzh lint` reports."""
     from .scaffold import new_task as scaffold
@@ -334,13 +356,29 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback (with its chained causes) as plain text on stderr, scrubbed of the hub
+    token: a hub error can repeat the Authorization header back."""
+    import traceback
+
+    from .redact import scrub
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+
+
 def main() -> None:
+    from .redact import scrubbed_logs
+
     try:
-        app(standalone_mode=False)
+        with scrubbed_logs(None):       # no log record shows the hub token
+            app(standalone_mode=False)
     except FlanzhError as exc:
         if _state["debug"]:
-            raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
+            _print_traceback(exc)
+            sys.exit(1)
+        from .redact import scrub
+
+        for line in scrub(str(exc)).splitlines() or [type(exc).__name__]:
             typer.echo(f"Error: {line}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -352,9 +390,23 @@ def main() -> None:
         typer.echo("Error: aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if isinstance(exc, _usage_errors()):    # a bad option or value: one line, no traceback
+            typer.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        raise
+        _print_traceback(exc)     # a flanzh bug: shown whole, but never with the token
+        sys.exit(1)
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """click's exception class, and the copy of it that newer typer versions vendor (which
+    click's own class does not catch)."""
+    import click
+
+    classes: list[type] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(VendoredClickException)
+    return tuple(classes)

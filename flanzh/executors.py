@@ -93,7 +93,8 @@ def _run_process(fn, units, workers, on_done) -> list:
     results: list = [None] * len(units)
     # spawn, not fork: polars runs thread pools, and forking a multithreaded process is unsafe.
     pool = ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(units)),
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         index_of = {pool.submit(fn, unit): index for index, unit in enumerate(units)}
         pending = set(index_of)
@@ -116,6 +117,20 @@ def _run_process(fn, units, workers, on_done) -> list:
     return results
 
 
+def _die_with_parent(parent: int) -> None:
+    """In each pool worker: exit as soon as the build that started it is gone (killed with -9, it
+    cannot stop its workers itself, and they would run on, orphaned)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="flanzh-parent-watch", daemon=True).start()
+
+
 def _import_ray():
     try:
         import ray
@@ -132,7 +147,8 @@ def _run_ray(ray, fn, units, workers, on_done) -> list:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False,
-                     log_to_driver=False, logging_level=logging.WARNING)
+                     log_to_driver=False, logging_level=logging.WARNING,
+                     runtime_env={"env_vars": {"PYTHONPATH": _package_path()}})
         started_here = True
     try:
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
@@ -163,6 +179,18 @@ def _run_ray(ray, fn, units, workers, on_done) -> list:
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _package_path() -> str:
+    """PYTHONPATH for a local cluster's workers: the folder holding the flanzh package this
+    driver runs first. Ray puts the driver's working folder on its workers' path, and from the
+    folder that holds a checkout named ``flanzh`` that folder would otherwise be imported as an
+    empty namespace package (``cannot import name '__version__'``): a regular package found
+    anywhere on the path wins over a namespace one."""
+    from pathlib import Path
+
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    return os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
 
 
 def _call(fn, unit):

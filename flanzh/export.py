@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BuildError
-from .writer import MANIFEST
+from .writer import MANIFEST, disk_full_error
 
 FORMATS = ("alpaca", "sharegpt", "messages", "prompt-completion", "jsonl")
 WITH_SYSTEM = ("alpaca", "sharegpt", "messages")     # the layouts with a place for a system prompt
@@ -87,20 +87,67 @@ def default_output(folder: Path, fmt: str, per_task: bool) -> Path:
 
 
 def _read_manifest(folder: Path) -> dict:
+    """The folder's manifest, checked for what export relies on: every task's shards a list of
+    paths inside the folder and its row count a count."""
     path = folder / MANIFEST
     if not path.is_file():
         raise BuildError(f"{folder}: no {MANIFEST}; is it a folder flanzh built?")
-    return json.loads(path.read_text("utf-8"))
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"{path}: is not valid JSON (line {exc.lineno}, column {exc.colno}); "
+                         "rebuild the folder") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{path}: cannot be read ({exc}); rebuild the folder") from None
+
+    def invalid(why: str) -> BuildError:
+        return BuildError(f"{path}: is not a flanzh manifest ({why}); rebuild the folder")
+
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), dict):
+        raise invalid("no 'tasks' table")
+    for task_id, entry in manifest["tasks"].items():
+        where = f"$.tasks.{task_id}"
+        if not isinstance(entry, dict):
+            raise invalid(f"{where} is not a table")
+        shards = entry.get("shards")
+        if not isinstance(shards, list) or not all(isinstance(s, str) for s in shards):
+            raise invalid(f"{where}.shards is not a list of paths")
+        for shard in shards:
+            if Path(shard).is_absolute() or ".." in Path(shard).parts:
+                raise invalid(f"{where}.shards names '{shard}', outside the folder")
+        rows = entry.get("rows_written")
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            raise invalid(f"{where}.rows_written is not a count")
+    return manifest
 
 
 def iter_records(folder: Path, shards: list[str], columns: list[str] | None,
                  batch_rows: int = BATCH_ROWS) -> Iterator[dict]:
+    """The records of ``shards``, batch by batch; a missing or unreadable shard is a BuildError
+    naming it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     for shard in shards:
-        parquet = pq.ParquetFile(folder / shard)
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            yield from batch.to_pylist()
+        path = folder / shard
+        if not path.exists():
+            raise BuildError(f"{path}: is listed in {MANIFEST} but missing; rebuild the folder")
+        if not path.is_file():
+            raise BuildError(f"{path}: is listed in {MANIFEST} but is not a file; rebuild the "
+                             "folder")
+        try:
+            batches = iter(pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
+                                                              columns=columns))
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                rows = batch.to_pylist()
+                yield from rows
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise BuildError(f"{path}: is not a readable parquet file ({' '.join(str(exc).split())}"
+                             "); rebuild the folder") from None
 
 
 class _AtomicLines:
@@ -124,6 +171,11 @@ class _AtomicLines:
         self.tmp.unlink(missing_ok=True)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or path.is_relative_to(folder)
+
+
 def export(folder: Path, fmt: str, out: Path | None = None, *, per_task: bool = False,
            tasks: list[str] | None = None, batch_rows: int = BATCH_ROWS,
            system: str | None = None) -> ExportResult:
@@ -137,6 +189,9 @@ def export(folder: Path, fmt: str, out: Path | None = None, *, per_task: bool = 
         raise BuildError(f"--system: the {fmt} layout has no place for a system prompt; use "
                          f"{', '.join(WITH_SYSTEM)}")
     folder = Path(folder)
+    if out is not None and _inside(Path(out), folder):
+        raise BuildError(f"{out} is inside the built folder {folder}; write the export "
+                         "elsewhere (by default it goes beside the folder)")
     manifest = _read_manifest(folder)
     known = sorted(manifest["tasks"])
     chosen = tasks or known
@@ -178,8 +233,12 @@ def export(folder: Path, fmt: str, out: Path | None = None, *, per_task: bool = 
         if writer is not None:
             writer.commit()
             result.files.append(out)
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             writer.discard()
+        full = (disk_full_error(exc, out.parent, elsewhere="export to another --out")
+                if isinstance(exc, OSError) else None)
+        if full is not None:
+            raise full from exc
         raise
     return result

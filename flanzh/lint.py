@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from itertools import combinations
 
+from jinja2.exceptions import SecurityError
+
 from .errors import FlanzhError, SpecError, TemplateError
 from .project import Project
 from .quality import MAX_GUESSABLE_LABELS, Finding, canned_findings, static_findings
@@ -183,6 +185,8 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
                 inputs, targets = render_row(task, row, 0, template)
             except Exception as exc:  # any render failure is the template's problem to report
                 failures.append(f"row {row[KEY]}: {type(exc).__name__}: {exc}")
+                if isinstance(exc, SecurityError):
+                    break           # over a bound: every row would be, each taking time
                 continue
             if not targets.strip() or not inputs.strip():
                 failures.append(f"row {row[KEY]}: empty {'target' if inputs.strip() else 'input'}")

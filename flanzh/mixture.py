@@ -125,18 +125,27 @@ def cap_for(mixture: Mixture, task: Task) -> int | None:
     return value
 
 
-def check_caps(mixture: Mixture, known: list[str]) -> None:
-    """Refuse ``caps.tasks`` ids that are not tasks of the project: a typo there would lift or
-    keep a cap without a word."""
+def check_task_ids(mixture: Mixture, known: list[str]) -> None:
+    """Refuse task ids the policy names (``tasks:``, ``weights.tasks``, ``caps.tasks``,
+    ``dedup.near.exempt``) that are not tasks of the project: a typo there would otherwise
+    silently do nothing."""
     from difflib import get_close_matches
 
-    label = mixture.path or "mixture policy"
+    label, policy, known_set = mixture.path or "mixture policy", mixture.policy, set(known)
+    named: list[tuple[str, object]] = [("$.tasks", t) for t in policy.get("tasks") or {}]
+    if isinstance(policy.get("weights"), dict):
+        named += [("$.weights.tasks", t) for t in policy["weights"].get("tasks") or {}]
+    named += [("$.caps.tasks", t) for t in (policy.get("caps") or {}).get("tasks") or {}]
+    for i, pair in enumerate(policy["dedup"]["near"].get("exempt") or []):
+        named += [(f"$.dedup.near.exempt[{i}][{j}]", t) for j, t in enumerate(pair)]
     problems = []
-    for task_id in (mixture.policy.get("caps") or {}).get("tasks") or {}:
-        if task_id not in known:
-            close = get_close_matches(task_id, known, n=3, cutoff=0.6)
-            hint = f"did you mean {', '.join(close)}?" if close else "see `flanzh list`"
-            problems.append(f"{label}: $.caps.tasks: no task '{task_id}' in task_specs/; {hint}")
+    for where, task_id in named:
+        if task_id in known_set:
+            continue
+        close = get_close_matches(str(task_id), known, n=3, cutoff=0.6)
+        hint = (f"did you mean {', '.join(close)}?" if close else
+                f"known tasks: {', '.join(sorted(known))}")
+        problems.append(f"{label}: {where}: no task '{task_id}' in task_specs/; {hint}")
     if problems:
         raise SpecError(problems)
 

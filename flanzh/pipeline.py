@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from . import __version__
-from .cache import TaskCache, file_stamps, fingerprint
+from .cache import TaskCache, copy_file, file_stamps, fingerprint
 from .checks import check_records
 from .decontaminate import EvalIndex, decontaminate, read_extra_eval_file
 from .dedup import NearDuplicates, SeenHashes, count, record_hashes
@@ -40,7 +40,7 @@ from .errors import BuildError
 from .executors import check_executor, run_units
 from .formats import plan_task
 from .hashing import key_hashes
-from .mixture import Mixture, check_caps, load_mixture, quotas, target_shares
+from .mixture import Mixture, check_task_ids, load_mixture, quotas, target_shares
 from .normalise import empty_rows, normalise
 from .project import Project
 from .readers import KEY, OUT_OF_SCOPE
@@ -48,9 +48,11 @@ from .records import empty_records, to_records
 from .render import compile_templates, render_plan
 from .report import write_report
 from .sources import SourceMode, missing_files, read_split, require_all_files
-from .specs import Task, load_tasks, task_ids as all_task_ids
+from .specs import Task, load_tasks
+from .specs import task_ids as all_task_ids
 from .textnorm import source_text
-from .writer import DEFAULT_SHARD_ROWS, StagedOutput, shard_names, write_records
+from .writer import (DEFAULT_SHARD_ROWS, StagedOutput, disk_full_error, output_target,
+                     shard_names, write_records)
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -110,7 +112,7 @@ class TaskResult:
 
 
 def _source_stamps(project: Project, task: Task, splits: list[str], mode: SourceMode) -> list:
-    """Size and mtime of every file in the task's source folder, not only those named in the
+    """Size and content hash of every file in the task's source folder, not only those named in the
     spec: some readers also read files the split points to (XQA's evidence documents)."""
     if mode.kind == "hub":
         return [task.source.get("hub"), splits]
@@ -324,8 +326,8 @@ def write_rejects(path: Path, results: dict[str, TaskResult]) -> None:
 
 def build_fingerprint(project: Project, tasks: list[Task], seed: int, mode: SourceMode,
                       mixture: Mixture, shard_rows: int, max_reject_rate: float | None) -> str:
-    """Everything that decides a build's output: specs, templates, every source file's size and
-    mtime, extra evaluation files, policy, seed, shard size, package versions."""
+    """Everything that decides a build's output: specs, templates, every source file's content
+    hash, extra evaluation files, policy, seed, shard size, package versions."""
     extra = [Path(e) if Path(e).is_absolute() else project.root / e
              for e in mixture.decontamination["extra"]]
     return fingerprint(
@@ -335,17 +337,15 @@ def build_fingerprint(project: Project, tasks: list[Task], seed: int, mode: Sour
           _source_stamps(project, t, t.train_splits + t.eval_splits, mode)] for t in tasks])
 
 
-def _up_to_date(out: Path, last: dict | None, whole: str) -> dict | None:
-    """The manifest of ``out`` if it was built from exactly these inputs and is unchanged."""
-    path = out / "manifest.json"
-    if last is None or last.get("fingerprint") != whole or not path.is_file():
+def _up_to_date(out: Path, cache: TaskCache, whole: str) -> dict | None:
+    """The manifest of ``out`` if it was built from exactly these inputs and every file it wrote
+    is unchanged since (checked by content, so a shard edited in place is rebuilt)."""
+    if not cache.up_to_date(whole):
         return None
-    text = path.read_text("utf-8")
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != last.get("manifest_sha256"):
+    try:
+        return json.loads((out / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
         return None
-    manifest = json.loads(text)
-    files = [s for t in manifest["tasks"].values() for s in t["shards"]] + manifest.get("report", [])
-    return manifest if all((out / f).is_file() for f in files + ["README.md"]) else None
 
 
 def package_versions() -> dict[str, str]:
@@ -474,7 +474,8 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
 
 def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
     """Put a task's parts in the output as its shards, rewriting only parts that lost rows to
-    exact dedup across tasks. Parts from the cache are linked (or copied), never moved."""
+    exact dedup across tasks. Parts from the cache are copied (or reflinked), never moved or
+    hard-linked: editing a shard must never change the cache."""
     task_id = result.task.id
     survivors, start = [], 0
     for path in result.parts:
@@ -496,10 +497,7 @@ def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves:
         elif moves:
             os.replace(path, target)
         else:
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copyfile(path, target)
+            copy_file(path, target)
         written.append(f"data/{task_id}/{name}")
     return written
 
@@ -522,10 +520,13 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     ``mixture`` defaults to zero-shot records, exact dedup only (see mixture.DEFAULT_POLICY).
     Per-task units run on ``executor`` (serial, process or ray; see executors.py)."""
     step = on_step or (lambda label: None)
+    out = output_target(out)          # a symlinked --out: build the folder it points to
     check_executor(executor, workers)
     mixture = mixture or load_mixture(None)
+    if task_ids:                        # a task named twice is built once
+        task_ids = list(dict.fromkeys(task_ids))
     tasks = load_tasks(project, task_ids)
-    check_caps(mixture, all_task_ids(project))
+    check_task_ids(mixture, all_task_ids(project))
     for task in tasks:                  # template errors before anything is read
         compile_templates(task)
     if mode.kind == "data_dir":
@@ -534,7 +535,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     whole = build_fingerprint(project, tasks, seed, mode, mixture, shard_rows, max_reject_rate)
     cache = TaskCache(out, enabled=use_cache)
     if use_cache:
-        current = _up_to_date(Path(out), cache.last_build(), whole)
+        current = _up_to_date(Path(out), cache, whole)
         if current is not None:           # nothing that decides the output has changed
             return current
     staged = StagedOutput(out)
@@ -608,8 +609,11 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         staged.commit(manifest)
         cache.record_build(whole)
         step("report")
-    except BaseException:
+    except BaseException as exc:
         staged.discard()
+        full = disk_full_error(exc, out.parent, out) if isinstance(exc, Exception) else None
+        if full is not None:
+            raise full from exc
         raise
     return manifest
 

@@ -37,10 +37,22 @@ def split_files(project: Project, task: Task, split: str, mode: SourceMode):
     base = source_dir(project, task, mode)
     entry = task.source["files"][split]
     if isinstance(entry, str):
-        return [base / entry]
+        return [inside(base, entry, task)]
     if isinstance(entry, list):
-        return [base / name for name in entry]
-    return {part: base / name for part, name in entry.items()}
+        return [inside(base, name, task) for name in entry]
+    return {part: inside(base, name, task) for part, name in entry.items()}
+
+
+def inside(base: Path, name: str, task: Task) -> Path:
+    """``base / name``, refused when it resolves (symlinks followed) outside ``base``: nothing
+    outside the task's data folder is ever read."""
+    path = base / name
+    root, target = base.resolve(), path.resolve()
+    if not target.is_relative_to(root):
+        raise SourceError(f"task {task.id}: {path} resolves to {target}, outside the task's data "
+                          f"folder {root}/; source files (and symlinks among them) must stay "
+                          f"inside it; fix source.files in {task.spec_label} or the link")
+    return path
 
 
 def _paths(files) -> list[Path]:

@@ -6,6 +6,8 @@ Specs are found by scanning ``task_specs/*.yaml``; nothing is registered at impo
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +135,61 @@ def _field_specs(raw_fields: dict) -> dict[str, FieldSpec]:
     return fields
 
 
+def unsafe_path(path: str) -> str | None:
+    """Why ``path`` (a source file, relative to the task's data folder) could leave that folder,
+    or None when it cannot: absolute paths, drive letters, ``~`` and ``..`` are refused."""
+    if any(ord(c) < 32 for c in path):
+        return "contains a control character"
+    if "\\" in path:
+        return "uses a backslash; write the path with '/'"
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        return "is absolute"
+    if ".." in path.split("/"):
+        return "goes up a folder with '..'"
+    return None
+
+
+def _file_entries(entry, where: str):
+    """(JSON path, file name) of one split's source.files entry."""
+    if isinstance(entry, str):
+        yield where, entry
+    elif isinstance(entry, list):
+        yield from ((f"{where}[{i}]", name) for i, name in enumerate(entry) if isinstance(name, str))
+    elif isinstance(entry, dict):
+        yield from ((f"{where}.{part}", name) for part, name in entry.items()
+                    if isinstance(name, str))
+
+
+def _path_problems(source: dict, spec_label: str, task_id: str) -> list[str]:
+    """Source paths must stay inside the task's data folder (samples/<id>/ or
+    --data-dir/<id>/): a spec is contributed text and must not read other local files."""
+    problems = []
+    folder = f"samples/{task_id}/ (or --data-dir/{task_id}/)"
+    files = source.get("files") if isinstance(source.get("files"), dict) else {}
+    for split, entry in files.items():
+        for where, name in _file_entries(entry, f"$.source.files.{split}"):
+            why = unsafe_path(name)
+            if why:
+                problems.append(f"{spec_label}: {where}: '{name}' {why}; source files must stay "
+                                f"inside the task's data folder: give a path relative to {folder}")
+    options = source.get("reader_options")
+    for key, value in (options.items() if isinstance(options, dict) else ()):
+        if not (key.endswith("_dir") and isinstance(value, str)):
+            continue
+        for split, entry in files.items():
+            for _, name in _file_entries(entry, split):
+                joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), value))
+                if value.startswith(("/", "~")) or "\\" in value or joined.split("/")[0] == "..":
+                    problems.append(f"{spec_label}: $.source.reader_options.{key}: '{value}' "
+                                    f"(relative to {name}) leaves the task's data folder; it "
+                                    f"must name a folder inside {folder}")
+                    break
+            else:
+                continue
+            break
+    return problems
+
+
 def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, tpl_label: str,
                        expected_id: str) -> list[str]:
     """Cross-field rules a JSON Schema cannot express."""
@@ -150,6 +207,7 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
                          for name, why in broken_readers().items())
         problems.append(f"{spec_label}: $.source.format: unknown format '{fmt}'; "
                         f"known: {', '.join(known)}{broken}")
+    problems += _path_problems(source, spec_label, expected_id)
     files = source.get("files", {})
     for kind in ("train", "eval"):
         for i, split in enumerate(spec.get("splits", {}).get(kind, [])):

@@ -52,3 +52,11 @@ def value_error_for_1(unit):
 
 def env(name):
     return os.environ.get(name)
+
+
+def pid_then_sleep(unit):
+    """unit = (index, folder): writes this worker's pid to folder/<index>.pid, then sleeps."""
+    index, folder = unit
+    (Path(folder) / f"{index}.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    return index

@@ -27,7 +27,9 @@ def two_task_build(tmp_path):
             (root / folder).mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO / folder / f"{task}.yaml", root / folder / f"{task}.yaml")
         shutil.copytree(REPO / "samples" / task, root / "samples" / task)
-    shutil.copy(REPO / "mixture.yaml", root / "mixture.yaml")
+    policy = yaml.safe_load((REPO / "mixture.yaml").read_text("utf-8"))
+    policy["dedup"]["near"]["exempt"] = []      # names tasks this project does not have
+    (root / "mixture.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), "utf-8")
     train, dev = root / "samples/sim_afqmc/train.json", root / "samples/sim_afqmc/dev.json"
     train.write_text(train.read_text("utf-8") + dev.read_text("utf-8").splitlines()[0] + "\n",
                      "utf-8")

@@ -70,8 +70,11 @@ def test_template_error_stops_the_build_before_any_row(mini_project, tmp_path):
     (mini_project.samples_dir / "sim_afqmc" / "train.json").write_text("not json", "utf-8")
     with pytest.raises(TemplateError) as error:
         build(mini_project, tmp_path / "out")
-    assert str(error.value) == ("templates/sim_afqmc.yaml: template 'sim_afqmc_03': target line 1: "
-                                "No filter named 'nosuchfilter'.")
+    assert str(error.value) == (
+        "templates/sim_afqmc.yaml: template 'sim_afqmc_03': target: refused: filter "
+        "'nosuchfilter' is not allowed; allowed: abc, abc_inline, circled, dunhao, first, huo, "
+        "jiayi, join, last, length, letter_of, lines, list, lower, map, numbered, reject, "
+        "rejectattr, replace, select, selectattr, trim, unique, upper")
 
 
 def test_undecodable_file_names_byte_offset_and_encoding(mini_project):
@@ -172,14 +175,12 @@ def test_cli_preview_shows_rendered_chinese(project):
 
 
 def test_a_build_from_downloads_lists_every_missing_file_at_once(mini_project, tmp_path):
-    from conftest import PROJECT
-    from flanzh.mixture import load_mixture
-    from test_corpus import clone_task
+    from test_corpus import clone_task, policy
 
     clone_task(mini_project, "sim_second", [{"sentence1": "甲", "sentence2": "乙", "label": "1"}])
     with pytest.raises(SourceError) as error:
         build(mini_project, tmp_path / "out", mode=SourceMode("data_dir", tmp_path / "raw"),
-              mixture=load_mixture(PROJECT.root / "mixture.yaml"))     # decontamination on
+              mixture=policy(tmp_path))     # the repo's policy: decontamination on
     lines = str(error.value).splitlines()
     assert [line.split(":")[0] for line in lines] == ["task sim_afqmc", "task sim_second"]
     assert lines[0].startswith(f"task sim_afqmc: missing source file(s) under "

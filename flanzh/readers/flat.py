@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -69,14 +70,22 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
         kwargs["delimiter"] = "\t"
     if fmt in ("csv", "tsv") and "column_names" in options:
         kwargs["column_names"] = options["column_names"]
-    try:
-        dataset = load_dataset(_BUILDER[fmt], data_files=paths, split="train", **kwargs)
-    except (DatasetGenerationError, ValueError, OSError) as exc:
-        if fmt == "jsonl":
-            return _tolerant(paths, encoding, options, label)
-        cause = exc.__cause__ or exc
-        raise SourceError(f"{', '.join(paths)}: cannot read as {fmt}: {cause}") from None
-    frame = pl.from_arrow(dataset.data.table)
+    # A throwaway datasets cache for this read (beside datasets' own, on the same disk): datasets
+    # keys its cache on a file's path and mtime, so it would serve the old rows of a file edited
+    # with the same size and mtime. What was read is decided by the file, not by a cache. The
+    # table stays memory-mapped; the mapping outlives the folder's removal.
+    root = Path(datasets.config.HF_DATASETS_CACHE)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="flanzh-read-", dir=root) as scratch:
+        try:
+            dataset = load_dataset(_BUILDER[fmt], data_files=paths, split="train",
+                                   cache_dir=scratch, **kwargs)
+        except (DatasetGenerationError, ValueError, OSError) as exc:
+            if fmt == "jsonl":
+                return _tolerant(paths, encoding, options, label)
+            cause = exc.__cause__ or exc
+            raise SourceError(f"{', '.join(paths)}: cannot read as {fmt}: {cause}") from None
+        frame = pl.from_arrow(dataset.data.table)
     return ReadResult(_with_key(frame, options.get("key"), label))
 
 
