@@ -64,12 +64,13 @@ def expanded_reader(rows_for: dict[str, int]):
         lists = [c for c, t in frame.schema.items() if t == pl.List(pl.Utf8)]
         # a list holding the suffixed value (a choices field: Douban's candidates hold the reply)
         # gets the same suffix on that element, so the answer stays one of the choices
-        holders = [c for c in lists if longest and any(
-            v in (options or []) for v, options in zip(frame[longest].to_list(), frame[c].to_list()))]
+        values = frame[longest].to_list() if longest else []
+        positions = {c: [(o or []).index(v) if v in (o or []) else -1
+                         for v, o in zip(values, frame[c].to_list())] for c in lists if longest}
+        holders = [c for c, where in positions.items() if any(i >= 0 for i in where)]
         if holders:
-            frame = frame.with_columns(pl.Series(f"__at_{c}", [
-                (options or []).index(v) if v in (options or []) else -1
-                for v, options in zip(frame[longest].to_list(), frame[c].to_list())], dtype=pl.Int64) for c in holders)
+            frame = frame.with_columns(pl.Series(f"__at_{c}", positions[c], dtype=pl.Int64)
+                                       for c in holders)
         copy = pl.int_range(0, copies, eager=True).alias("__copy").to_frame()
         big = copy.join(frame, how="cross")
         suffix = [pl.lit("（编号"), pl.col("__copy"), pl.lit("）")]

@@ -3,13 +3,13 @@
 Quotas: with ``total: null`` every task gives all its rows up to its spec's ``mixture.cap``.
 With a total, each task's share comes from the weights (OpenBA's shares, examples-proportional, or
 explicit task/category weights), raised to 1/temperature and normalised; a task's quota is
-``round(total * share)``, never above its cap.
+``round(total * share)``, never above its cap. A task with more rows than its quota is sampled
+without replacement by hash order; one with fewer is re-rendered with other templates/formats, at
+most ``max_repeat`` times per row.
 
 Caps: a task's cap is the policy's ``caps.tasks[<id>]``, else ``caps.categories[<category>]``
 (each task of that category), else ``caps.default``, else its spec's ``mixture.cap``; a policy
-value of ``null`` lifts the cap, ``spec`` keeps the spec's. A task with more rows than its quota is sampled
-without replacement by hash order; one with fewer is re-rendered with other templates/formats, at
-most ``max_repeat`` times per row.
+value of ``null`` lifts the cap, ``spec`` keeps the spec's.
 """
 
 from __future__ import annotations

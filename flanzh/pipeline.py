@@ -51,8 +51,8 @@ from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks
 from .specs import task_ids as all_task_ids
 from .textnorm import source_text
-from .writer import (DEFAULT_SHARD_ROWS, StagedOutput, disk_full_error, output_target,
-                     shard_names, write_records)
+from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full_error,
+                     output_target, shard_names, write_records)
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -231,7 +231,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
         return
     kept = hashlib.sha256(key_hashes(0, task.id, result.rows[KEY]).tobytes()).hexdigest()
     key = fingerprint("render", result.read_key, task.templates_sha256, seed, policy, quota,
-                      mixture.policy["max_repeat"], kept, shard_rows)
+                      mixture.policy["max_repeat"], kept, shard_rows, RECORDS_LAYOUT)
     cached = cache.load_folder("render", task.id, key) if cache else None
     if cached is not None:
         entry, meta = cached

@@ -19,6 +19,7 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": 
 
 
 ROW_GROUP_ROWS = 65_536     # a row group's text stays far below arrow `string`'s 2 GiB per array
+RECORDS_LAYOUT = "parquet/arrow-string"   # in cache keys: parts cached in another layout are redone
 
 
 def _plain_text(dtype):
