@@ -120,6 +120,7 @@ def test_specs_record_openba_figure_shares():
 def test_openba_policy_gives_openba_scale_and_shares(tasks):
     mixture = load_mixture(OPENBA)
     assert mixture.total == 50_000_000
+    assert mixture.include_benchmarks                                   # as OpenBA did
     assert all(cap_for(mixture, t) is None for t in tasks)              # every spec cap lifted
     available = {t.id: 10_000_000 for t in tasks}
     shares = target_shares(mixture, tasks, available)
