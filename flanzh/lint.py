@@ -18,7 +18,8 @@ from jinja2.exceptions import SecurityError
 
 from .errors import FlanzhError, SpecError, TemplateError
 from .project import Project
-from .quality import MAX_GUESSABLE_LABELS, Finding, canned_findings, static_findings
+from .quality import (MAX_GUESSABLE_LABELS, Finding, canned_findings, same_answer_findings,
+                      static_findings)
 from .specs import Task, load_task
 from .yamlpos import YamlLines
 
@@ -212,6 +213,7 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
 
     corpus_rows = [r for split, r in rows if split in corpus_splits]
     problems += [locator.finding(f) for f in canned_findings(task, corpus_rows, rendered)]
+    problems += [locator.finding(f) for f in same_answer_findings(task, corpus_rows, rendered)]
     return problems
 
 

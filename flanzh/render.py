@@ -97,7 +97,12 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
             hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append(f"{label}: unknown variable '{name}'{hint} "
                             f"(declared: {', '.join(allowed)})")
-        if template.choices_in_prompt and OPTIONS_VAR not in used:
+        shown = used & set(task.option_fields) or (task.has_choices and OPTIONS_VAR in used)
+        if template.choices_in_prompt and task.option_fields and not shown:
+            problems.append(f"{label}: choices_in_prompt is true but the input never prints an "
+                            f"option field ({', '.join(task.option_fields)}); print one or set "
+                            "choices_in_prompt: false")
+        elif template.choices_in_prompt and not shown:
             problems.append(f"{label}: choices_in_prompt is true but the input never shows "
                             "{{ options }}; show them through a filter such as "
                             "{{ options | abc }} so their order is shuffled per row")

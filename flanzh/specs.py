@@ -62,6 +62,8 @@ class Task:
     choices_field: str | None = None          # per-row answer space
     answer_field: str | None = None
     max_options: int | None = None
+    # fields that print the row's options, laid out by the reader (for tasks without choices)
+    option_fields: tuple[str, ...] = ()
 
     @property
     def source(self) -> dict:
@@ -235,6 +237,9 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
         if name not in fields:
             problems.append(f"{spec_label}: $.text_fields[{i}]: '{name}' is not a declared field")
     problems += _compared_field_problems(spec, fields, spec_label)
+    for i, name in enumerate(spec.get("option_fields", [])):
+        if name not in fields:
+            problems.append(f"{spec_label}: $.option_fields[{i}]: '{name}' is not a declared field")
     if spec.get("max_options") is not None and choices is None:
         problems.append(f"{spec_label}: $.max_options: the task declares no choices")
     if isinstance(choices, list) and answer_field in fields:
@@ -254,9 +259,10 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
             if tid in seen:
                 problems.append(f"{tpl_label}: $.templates[{i}].id: duplicate template id '{tid}'")
             seen.add(tid)
-            if template.get("choices_in_prompt") and choices is None:
+            if template.get("choices_in_prompt") and choices is None \
+                    and not spec.get("option_fields"):
                 problems.append(f"{tpl_label}: $.templates[{i}].choices_in_prompt: the task declares "
-                                "no choices")
+                                "no choices and no option_fields")
     return problems
 
 
@@ -338,6 +344,7 @@ def load_task(project: Project, task_id: str) -> Task:
         choices_field=choices["field"] if isinstance(choices, dict) else None,
         answer_field=spec.get("answer_field", "label" if has_choices else None),
         max_options=spec.get("max_options"),
+        option_fields=tuple(spec.get("option_fields", ())),
     )
 
 
