@@ -3,13 +3,15 @@
     python bench/scale.py --rows 50000000            # records; source rows default to rows / 10
 
 The real pipeline runs end to end (read -> normalise -> decontaminate -> near-dedup -> quotas ->
-render -> check -> exact dedup -> zstd parquet shards -> manifest, card, report) with the repo's
-mixture policy, except that ``total`` is --rows, ``max_repeat`` is --max-repeat and the specs'
-per-task caps are lifted. Each task's
+render -> check -> exact dedup -> zstd parquet shards -> manifest, card, report) with a mixture
+policy (--mixture, default mixtures/openba.yaml: OpenBA's shares, the specs' caps lifted), except
+that ``total`` is --rows (and ``max_repeat`` --max-repeat, when given). Each task's
 sample is read through its real reader once, then replicated: every copy gets its own row key and
 a numbered suffix on its longest text column, so copies are distinct records.
 
-Printed, all measured in this process: wall time and rows/s per stage, peak RSS, the render rate
+Printed, all measured in this process: each task's realised share against its target (delta in
+percentage points; OpenBA's policy realises every task within one point when it has the rows),
+wall time and rows/s per stage, peak RSS, the render rate
 against jinja2-in-datasets.map on the same machine, the build time against writing its records
 alone, and a no-change rebuild against the full build.
 """
@@ -59,26 +61,64 @@ def expanded_reader(rows_for: dict[str, int]):
         sources = {task.fields[name].source.split(".")[0] for name in task.text_fields}
         text = [c for c, t in frame.schema.items() if t == pl.Utf8 and c in sources]
         longest = max(text, key=lambda c: frame[c].str.len_chars().mean() or 0) if text else None
+        lists = [c for c, t in frame.schema.items() if t == pl.List(pl.Utf8)]
+        # a list holding the suffixed value (a choices field: Douban's candidates hold the reply)
+        # gets the same suffix on that element, so the answer stays one of the choices
+        values = frame[longest].to_list() if longest else []
+        positions = {c: [(o or []).index(v) if v in (o or []) else -1
+                         for v, o in zip(values, frame[c].to_list())] for c in lists if longest}
+        holders = [c for c, where in positions.items() if any(i >= 0 for i in where)]
+        if holders:
+            frame = frame.with_columns(pl.Series(f"__at_{c}", positions[c], dtype=pl.Int64)
+                                       for c in holders)
         copy = pl.int_range(0, copies, eager=True).alias("__copy").to_frame()
         big = copy.join(frame, how="cross")
+        suffix = [pl.lit("（编号"), pl.col("__copy"), pl.lit("）")]
         columns = [pl.concat_str([pl.col(KEY), pl.lit("#"), pl.col("__copy")]).alias(KEY)]
         if GROUP in frame.columns:
             columns.append(pl.concat_str([pl.col(GROUP), pl.lit("#"), pl.col("__copy")]).alias(GROUP))
         if longest:
-            columns.append(pl.concat_str([pl.col(longest), pl.lit("（编号"), pl.col("__copy"),
-                                          pl.lit("）")]).alias(longest))
-        big = big.with_columns(columns).drop("__copy")
+            columns.append(pl.concat_str([pl.col(longest), *suffix]).alias(longest))
+        for c in holders:
+            at = pl.col(f"__at_{c}")
+            columns.append(pl.when(at >= 0).then(pl.concat_list([
+                pl.col(c).list.slice(0, at), pl.concat_str([pl.col(longest), *suffix]),
+                pl.col(c).list.slice(at + 1)])).otherwise(pl.col(c)).alias(c))
+        # a list text field (a dialogue's history) gets the suffix on its last element too, so
+        # templates that do not show the suffixed column still render distinct copies
+        for c in lists:
+            if c in sources and c not in holders:
+                n = pl.col(c).list.len()
+                columns.append(pl.when(n > 0).then(pl.concat_list([
+                    pl.col(c).list.slice(0, n - 1),
+                    pl.concat_str([pl.col(c).list.last(), *suffix])])).otherwise(pl.col(c)).alias(c))
+        big = big.with_columns(columns).drop(["__copy", *(f"__at_{c}" for c in holders)])
         dropped = type(read.dropped)({r: n * copies for r, n in read.dropped.items()})
         return ReadResult(big, dropped, read.rejects)
 
     return read_split
 
 
-def uncapped(task):
-    import dataclasses
-
-    return dataclasses.replace(task, spec={**task.spec, "mixture": {
-        k: v for k, v in task.spec.get("mixture", {}).items() if k != "cap"}})
+def share_deltas(manifest: dict) -> list[str]:
+    """Per task: target and realised share, their difference in percentage points, OpenBA's share;
+    a task below its quota (too few rows, or rows lost to dedup) is marked ``short``."""
+    lines = [f"{'task':<28} {'target':>8} {'realised':>9} {'delta pp':>9} {'OpenBA':>7}  "
+             f"{'written':>10} / quota"]
+    worst = {"all": 0.0, "full": 0.0}
+    for task_id, t in sorted(manifest["tasks"].items()):
+        target, realised = t.get("target_share") or 0.0, t["realised_share"]
+        delta = 100 * (realised - target)
+        short = t["quota"] is not None and t["rows_written"] < t["quota"]
+        worst["all"] = max(worst["all"], abs(delta))
+        if not short:
+            worst["full"] = max(worst["full"], abs(delta))
+        openba = "—" if t.get("openba_share") is None else f"{t['openba_share']:g}%"
+        lines.append(f"{task_id:<28} {100 * target:7.3f}% {100 * realised:8.3f}% {delta:+9.3f} "
+                     f"{openba:>7}  {t['rows_written']:>10,} / {t['quota'] or 0:,}"
+                     + ("  short" if short else ""))
+    lines.append(f"largest |delta|: {worst['full']:.3f} pp over tasks that reached their quota, "
+                 f"{worst['all']:.3f} pp over all tasks (target <= 1 pp)")
+    return lines
 
 
 def peak_rss_mib() -> float:
@@ -92,26 +132,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="records to build")
     parser.add_argument("--source-rows", type=int, default=None,
                         help="source rows across all tasks (default: rows / max-repeat)")
-    parser.add_argument("--max-repeat", type=int, default=10)
+    parser.add_argument("--max-repeat", type=int, default=None,
+                        help="default: the policy's max_repeat")
+    parser.add_argument("--mixture", type=Path, default=ROOT / "mixtures" / "openba.yaml",
+                        help="policy (default: mixtures/openba.yaml)")
     parser.add_argument("--out", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--baseline-rows", type=int, default=100_000)
     args = parser.parse_args()
 
     project = Project(ROOT)
     tasks = load_tasks(project)
-    base = load_mixture(ROOT / "mixture.yaml", "mixture.yaml")
-    policy = {**base.policy, "total": args.rows, "max_repeat": args.max_repeat}
+    base = load_mixture(args.mixture, str(args.mixture))
+    max_repeat = args.max_repeat or base.policy["max_repeat"]
+    policy = {**base.policy, "total": args.rows, "max_repeat": max_repeat}
     mixture = Mixture(policy, base.path)
-    source_rows = args.source_rows or args.rows // args.max_repeat
+    source_rows = args.source_rows or args.rows // max_repeat
     shares = target_shares(mixture, tasks, {t.id: 1 for t in tasks})
-    # a little over the share, so bad sample rows and dedup do not leave a task under quota
-    rows_for = {tid: math.ceil(1.15 * source_rows * s) for tid, s in shares.items()}
+    # over the share: bad sample rows, the exemplar pool (10%) and dedup must not leave a task short
+    rows_for = {tid: math.ceil(1.3 * source_rows * s) for tid, s in shares.items()}
     pipeline.read_split = expanded_reader(rows_for)
-    # The specs' caps keep the real corpus near OpenBA's per-task sizes (about 3M records in
-    # all); at scale the quotas follow the shares alone.
-    original_quotas = pipeline.quotas
-    pipeline.quotas = lambda mixture, tasks, available: original_quotas(
-        mixture, [uncapped(t) for t in tasks], available)
 
     render_seconds: dict[str, tuple[float, int]] = {}
     original_render = pipeline.render_task
@@ -135,7 +174,7 @@ def main() -> None:
         last[0] = now
 
     print(f"building ~{args.rows:,} records from ~{source_rows:,} source rows, 44 tasks, "
-          "executor serial", flush=True)
+          f"policy {args.mixture.name}, max_repeat {max_repeat}, executor serial", flush=True)
     start = time.perf_counter()
     manifest = pipeline.build(project, out, mixture=mixture, on_step=on_step)
     wall = time.perf_counter() - start
@@ -146,6 +185,9 @@ def main() -> None:
     for stage in STAGES:
         print(f"  {stage:<14} {spent.get(stage, 0):8.1f} s")
     print(f"peak RSS {peak_rss_mib():,.0f} MiB")
+    print("shares, realised against target:")
+    for line in share_deltas(manifest):
+        print("  " + line)
     slowest = sorted(render_seconds.items(), key=lambda kv: -kv[1][0])[:6]
     if slowest:
         print("slowest tasks to render: " + ", ".join(

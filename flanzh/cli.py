@@ -373,19 +373,27 @@ def push(
 @app.command()
 def export(
     folder: Annotated[Path, typer.Argument(help="A built output folder.")],
-    fmt: Annotated[str, typer.Option("--format", help="alpaca, sharegpt or jsonl.")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="alpaca, sharegpt, messages, prompt-completion or jsonl.")],
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Output file (folder with --per-task); default beside FOLDER.")] = None,
     per_task: Annotated[bool, typer.Option("--per-task", help="One <task>.jsonl per task.")] = False,
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+    system: Annotated[Optional[str], typer.Option(
+        "--system", help="System prompt for every record (alpaca, sharegpt, messages).")] = None,
 ):
-    """Write the records as JSON lines for fine-tuning tools (LLaMA-Factory's alpaca or
-    sharegpt layout, or the records as-is); see docs/export.md."""
+    """Write the records as JSON lines for fine-tuning tools (alpaca, sharegpt, OpenAI-style
+    messages, prompt/completion, or the records as-is); tasks without records are skipped; see
+    docs/export.md."""
     from .export import export as run_export
 
-    result = run_export(folder, fmt, out, per_task=per_task, tasks=_split_ids(tasks))
+    result = run_export(folder, fmt, out, per_task=per_task, tasks=_split_ids(tasks),
+                        system=system)
     for path in result.files:
         typer.echo(f"wrote {path}")
+    if result.skipped:
+        typer.echo(f"skipped {len(result.skipped)} tasks without records: "
+                   f"{', '.join(result.skipped)}")
     typer.echo(f"{result.total} records from {len(result.rows)} tasks as {fmt}")
 
 

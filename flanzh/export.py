@@ -1,8 +1,15 @@
 """Export a built folder as JSON lines for fine-tuning tools (see docs/export.md).
 
-    alpaca    {"instruction": inputs, "input": "", "output": targets}
-    sharegpt  {"conversations": [{"from": "human", "value": inputs}, {"from": "gpt", "value": targets}]}
-    jsonl     the records as they are, every column
+    alpaca             {"instruction": inputs, "input": "", "output": targets[, "system": S]}
+    sharegpt           {"conversations": [[{"from": "system", "value": S},]
+                                          {"from": "human", "value": inputs}, {"from": "gpt", "value": targets}]}
+    messages           {"messages": [[{"role": "system", "content": S},]
+                                     {"role": "user", "content": inputs}, {"role": "assistant", "content": targets}]}
+    prompt-completion  {"prompt": inputs, "completion": targets}
+    jsonl              the records as they are, every column
+
+``S`` is the optional system prompt of the export (``--system``). Tasks without records are
+skipped: no file, not counted.
 
 Reads the shards the manifest lists, batch by batch, so memory stays flat however large the
 corpus; writes one file (or one per task) through a temporary file that replaces the target only
@@ -20,26 +27,44 @@ from pathlib import Path
 from .errors import BuildError
 from .writer import MANIFEST, disk_full_error
 
-FORMATS = ("alpaca", "sharegpt", "jsonl")
+FORMATS = ("alpaca", "sharegpt", "messages", "prompt-completion", "jsonl")
+WITH_SYSTEM = ("alpaca", "sharegpt", "messages")     # the layouts with a place for a system prompt
 BATCH_ROWS = 10_000
 
 
-def alpaca(record: dict) -> dict:
-    return {"instruction": record["inputs"], "input": "", "output": record["targets"]}
+def alpaca(record: dict, system: str | None = None) -> dict:
+    line = {"instruction": record["inputs"], "input": "", "output": record["targets"]}
+    if system is not None:
+        line["system"] = system
+    return line
 
 
-def sharegpt(record: dict) -> dict:
-    return {"conversations": [{"from": "human", "value": record["inputs"]},
-                              {"from": "gpt", "value": record["targets"]}]}
+def sharegpt(record: dict, system: str | None = None) -> dict:
+    turns = [] if system is None else [{"from": "system", "value": system}]
+    return {"conversations": turns + [{"from": "human", "value": record["inputs"]},
+                                      {"from": "gpt", "value": record["targets"]}]}
 
 
-def as_is(record: dict) -> dict:
+def messages(record: dict, system: str | None = None) -> dict:
+    """OpenAI roles, the conversational layout trl's SFTTrainer and most chat templates take."""
+    turns = [] if system is None else [{"role": "system", "content": system}]
+    return {"messages": turns + [{"role": "user", "content": record["inputs"]},
+                                 {"role": "assistant", "content": record["targets"]}]}
+
+
+def prompt_completion(record: dict, system: str | None = None) -> dict:
+    return {"prompt": record["inputs"], "completion": record["targets"]}
+
+
+def as_is(record: dict, system: str | None = None) -> dict:
     return record
 
 
-CONVERTERS: dict[str, tuple[Callable[[dict], dict], list[str] | None]] = {
+CONVERTERS: dict[str, tuple[Callable[[dict, str | None], dict], list[str] | None]] = {
     "alpaca": (alpaca, ["inputs", "targets"]),
     "sharegpt": (sharegpt, ["inputs", "targets"]),
+    "messages": (messages, ["inputs", "targets"]),
+    "prompt-completion": (prompt_completion, ["inputs", "targets"]),
     "jsonl": (as_is, None),                       # None: every column
 }
 
@@ -47,7 +72,8 @@ CONVERTERS: dict[str, tuple[Callable[[dict], dict], list[str] | None]] = {
 @dataclass
 class ExportResult:
     files: list[Path] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)     # per task
+    rows: dict[str, int] = field(default_factory=dict)     # per task with records
+    skipped: list[str] = field(default_factory=list)       # tasks without records
 
     @property
     def total(self) -> int:
@@ -151,12 +177,17 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def export(folder: Path, fmt: str, out: Path | None = None, *, per_task: bool = False,
-           tasks: list[str] | None = None, batch_rows: int = BATCH_ROWS) -> ExportResult:
+           tasks: list[str] | None = None, batch_rows: int = BATCH_ROWS,
+           system: str | None = None) -> ExportResult:
     """Write the records of ``folder`` (every task, or ``tasks``) in ``fmt`` to ``out`` (a file;
-    a folder of ``<task>.jsonl`` with ``per_task``). Checks each task's row count against the
+    a folder of ``<task>.jsonl`` with ``per_task``), with ``system`` as every record's system
+    prompt. Tasks without records are skipped. Checks each task's row count against the
     manifest."""
     if fmt not in CONVERTERS:
         raise BuildError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if system is not None and fmt not in WITH_SYSTEM:
+        raise BuildError(f"--system: the {fmt} layout has no place for a system prompt; use "
+                         f"{', '.join(WITH_SYSTEM)}")
     folder = Path(folder)
     if out is not None and _inside(Path(out), folder):
         raise BuildError(f"{out} is inside the built folder {folder}; write the export "
@@ -179,11 +210,14 @@ def export(folder: Path, fmt: str, out: Path | None = None, *, per_task: bool = 
     try:
         for task_id in chosen:
             entry = manifest["tasks"][task_id]
+            if not entry["rows_written"]:       # no 0-byte file: datasets fails on one
+                result.skipped.append(task_id)
+                continue
             task_writer = _AtomicLines(out / f"{task_id}.jsonl") if per_task else writer
             try:
                 rows = 0
                 for record in iter_records(folder, entry["shards"], columns, batch_rows):
-                    task_writer.write(convert(record))
+                    task_writer.write(convert(record, system))
                     rows += 1
                 if rows != entry["rows_written"]:
                     raise BuildError(f"{folder}: {task_id} has {rows} records in its shards but "

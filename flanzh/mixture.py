@@ -6,6 +6,10 @@ explicit task/category weights), raised to 1/temperature and normalised; a task'
 ``round(total * share)``, never above its cap. A task with more rows than its quota is sampled
 without replacement by hash order; one with fewer is re-rendered with other templates/formats, at
 most ``max_repeat`` times per row.
+
+Caps: a task's cap is the policy's ``caps.tasks[<id>]``, else ``caps.categories[<category>]``
+(each task of that category), else ``caps.default``, else its spec's ``mixture.cap``; a policy
+value of ``null`` lifts the cap, ``spec`` keeps the spec's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ DEFAULT_POLICY = {
     "formats": {"weights": {"zs_opt": 1.0, "zs_noopt": 1.0}, "max_exemplars": 3,
                 "exemplar_pool": 0.1},
     "tasks": {},
+    "caps": {},
     "dedup": {"exact": True, "near": {"enabled": False, "threshold": 0.85, "ngram": 5,
                                       "num_perm": 128, "exempt": []}},
     "decontamination": {"enabled": False, "ngram": 13, "extra": [],
@@ -124,15 +129,35 @@ def load_mixture(path: Path | None, label: str | None = None) -> Mixture:
     return Mixture(_merge(DEFAULT_POLICY, document), path=label)
 
 
+_UNSET = object()
+
+
+def cap_for(mixture: Mixture, task: Task) -> int | None:
+    """The task's cap under this policy (None: no cap): ``caps.tasks``, then ``caps.categories``,
+    then ``caps.default``, then the spec's ``mixture.cap``."""
+    caps = mixture.policy.get("caps") or {}
+    spec_cap = task.spec.get("mixture", {}).get("cap")
+    value = (caps.get("tasks") or {}).get(task.id, _UNSET)
+    if value is _UNSET:
+        value = (caps.get("categories") or {}).get(task.category, _UNSET)
+    if value is _UNSET:
+        value = caps.get("default", _UNSET)
+    if value is _UNSET or value == "spec":
+        return spec_cap
+    return value
+
+
 def check_task_ids(mixture: Mixture, known: list[str]) -> None:
-    """Refuse task ids the policy names (``tasks:``, ``weights.tasks``, ``dedup.near.exempt``)
-    that are not tasks of the project: a typo there would otherwise silently do nothing."""
+    """Refuse task ids the policy names (``tasks:``, ``weights.tasks``, ``caps.tasks``,
+    ``dedup.near.exempt``) that are not tasks of the project: a typo there would otherwise
+    silently do nothing."""
     from difflib import get_close_matches
 
     label, policy, known_set = mixture.path or "mixture policy", mixture.policy, set(known)
     named: list[tuple[str, object]] = [("$.tasks", t) for t in policy.get("tasks") or {}]
     if isinstance(policy.get("weights"), dict):
         named += [("$.weights.tasks", t) for t in policy["weights"].get("tasks") or {}]
+    named += [("$.caps.tasks", t) for t in (policy.get("caps") or {}).get("tasks") or {}]
     for i, pair in enumerate(policy["dedup"]["near"].get("exempt") or []):
         named += [(f"$.dedup.near.exempt[{i}][{j}]", t) for j, t in enumerate(pair)]
     problems = []
@@ -147,17 +172,26 @@ def check_task_ids(mixture: Mixture, known: list[str]) -> None:
         raise SpecError(problems)
 
 
+def _openba_shares(tasks: list[Task], default: float | None) -> dict[str, float]:
+    """Each spec's ``mixture.openba_share``; a task without one gets ``default``, or the mean."""
+    shares = {t.id: t.spec.get("mixture", {}).get("openba_share") for t in tasks}
+    known = [s for s in shares.values() if s]
+    fallback = default if default is not None else (sum(known) / len(known) if known else 1.0)
+    return {tid: float(s) if s else float(fallback) for tid, s in shares.items()}
+
+
 def _raw_weights(mixture: Mixture, tasks: list[Task], available: dict[str, int]) -> dict[str, float]:
     weights = mixture.policy["weights"]
-    capped = {t.id: min(available[t.id], t.spec.get("mixture", {}).get("cap", available[t.id]))
-              for t in tasks}
+    capped = {}
+    for t in tasks:
+        cap = cap_for(mixture, t)
+        capped[t.id] = available[t.id] if cap is None else min(available[t.id], cap)
     if weights == "examples":
         return {t.id: float(capped[t.id]) for t in tasks}
     if weights == "openba":
-        shares = {t.id: t.spec.get("mixture", {}).get("openba_share") for t in tasks}
-        known = [s for s in shares.values() if s]
-        fallback = sum(known) / len(known) if known else 1.0
-        return {tid: float(s) if s else fallback for tid, s in shares.items()}
+        return _openba_shares(tasks, None)
+    base = (_openba_shares(tasks, weights.get("default")) if weights.get("base") == "openba"
+            else None)
     result = {}
     by_category: dict[str, list[Task]] = {}
     for t in tasks:
@@ -169,6 +203,8 @@ def _raw_weights(mixture: Mixture, tasks: list[Task], available: dict[str, int])
             siblings = [s for s in by_category[t.category] if s.id not in weights.get("tasks", {})]
             rows = sum(capped[s.id] for s in siblings) or 1
             result[t.id] = weights["categories"][t.category] * capped[t.id] / rows
+        elif base is not None:
+            result[t.id] = base[t.id]
         else:
             result[t.id] = float(weights.get("default", 0.0))
     return result
@@ -186,7 +222,7 @@ def target_shares(mixture: Mixture, tasks: list[Task], available: dict[str, int]
 def quotas(mixture: Mixture, tasks: list[Task], available: dict[str, int]
            ) -> dict[str, int | None]:
     """Records each task should contribute (before exact dedup); None: each row once."""
-    caps = {t.id: t.spec.get("mixture", {}).get("cap") for t in tasks}
+    caps = {t.id: cap_for(mixture, t) for t in tasks}
     if mixture.total is None:   # every row once, up to the cap; None means "all of them"
         return {tid: caps[tid] if caps[tid] and caps[tid] < n else None
                 for tid, n in available.items()}

@@ -54,8 +54,8 @@ from .sources import SourceMode, missing_files, read_split, require_all_files
 from .specs import Task, load_tasks
 from .specs import task_ids as all_task_ids
 from .textnorm import source_text
-from .writer import (DEFAULT_SHARD_ROWS, PARQUET_OPTIONS, StagedOutput, disk_full_error,
-                     output_target, shard_names)
+from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full_error,
+                     output_target, shard_names, write_records)
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
@@ -197,7 +197,7 @@ class _Parts:
         frame = pl.concat(self.pending) if len(self.pending) > 1 else self.pending[0]
         path = self.folder / PART.format(len(self.paths))
         self._wait()
-        self.writing = self.writer.submit(frame.head(rows).write_parquet, path, **PARQUET_OPTIONS)
+        self.writing = self.writer.submit(write_records, frame.head(rows), path)
         self.paths.append(path)
         rest = frame.slice(rows)
         self.pending, self.pending_rows = ([rest] if rest.height else []), rest.height
@@ -234,7 +234,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
         return
     kept = hashlib.sha256(key_hashes(0, task.id, result.rows[KEY]).tobytes()).hexdigest()
     key = fingerprint("render", result.read_key, task.templates_sha256, seed, policy, quota,
-                      mixture.policy["max_repeat"], kept, shard_rows)
+                      mixture.policy["max_repeat"], kept, shard_rows, RECORDS_LAYOUT)
     cached = cache.load_folder("render", task.id, key) if cache else None
     if cached is not None:
         entry, meta = cached
@@ -396,6 +396,7 @@ def task_manifest(result: TaskResult, shards: list[str], share: float | None,
                     if k.startswith("cleaned:") and v},
         "quota": result.quota,
         "target_share": None if share is None else round(share, 6),
+        "openba_share": task.spec.get("mixture", {}).get("openba_share"),
         "realised_share": round(result.rows_written / total_written, 6) if total_written else 0.0,
         "templates": len(task.templates),
         "templates_used": (records["template_id"].n_unique() if result.templates_used is None
@@ -520,7 +521,7 @@ def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name
         if keep is not None:
-            pl.read_parquet(path).filter(pl.Series(keep)).write_parquet(target, **PARQUET_OPTIONS)
+            write_records(pl.read_parquet(path).filter(pl.Series(keep)), target)
         elif moves:
             os.replace(path, target)
         else:

@@ -17,15 +17,19 @@ LENGTHS_PLOT = "lengths.png"
 def category_table(manifest: dict) -> list[dict]:
     """Per category: tasks, rows written, realised share, target share (when a total was set)."""
     totals = manifest["totals"]["rows_written"] or 1
-    grouped: dict[str, dict] = defaultdict(lambda: {"tasks": 0, "rows": 0, "target": None})
+    grouped: dict[str, dict] = defaultdict(lambda: {"tasks": 0, "rows": 0, "target": None,
+                                                    "openba": None})
     for entry in manifest["tasks"].values():
         row = grouped[entry["category"]]
         row["tasks"] += 1
         row["rows"] += entry["rows_written"]
         if entry.get("target_share") is not None:
             row["target"] = (row["target"] or 0.0) + entry["target_share"]
+        if entry.get("openba_share") is not None:
+            row["openba"] = (row["openba"] or 0.0) + entry["openba_share"] / 100
     return [{"category": c, "tasks": r["tasks"], "rows": r["rows"],
-             "realised_share": r["rows"] / totals, "target_share": r["target"]}
+             "realised_share": r["rows"] / totals, "target_share": r["target"],
+             "openba_share": r["openba"]}
             for c, r in sorted(grouped.items())]
 
 
@@ -33,20 +37,29 @@ def _share(value) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def _openba(task: dict) -> str:
+    """OpenBA's share of this task (its spec's ``mixture.openba_share``, in percent)."""
+    share = task.get("openba_share")
+    return "—" if share is None else f"{share:g}%"
+
+
 def stats_text(manifest: dict) -> str:
-    """The tables ``flanzh stats`` prints and the report embeds (markdown)."""
-    lines = ["| task | category | rows | target | realised | templates used | formats | gold labels |",
-             "|---|---|---|---|---|---|---|---|"]
+    """The tables ``flanzh stats`` prints and the report embeds (markdown): per task and per
+    category, the policy's target share, the realised share and OpenBA's share (its figure, as
+    the specs record it), so a build can be held against OpenBA's composition."""
+    lines = ["| task | category | rows | target | realised | OpenBA | templates used | formats | "
+             "gold labels |", "|---|---|---|---|---|---|---|---|---|"]
     for task_id, t in sorted(manifest["tasks"].items()):
         formats = ", ".join(f"{k} {v}" for k, v in t["formats"].items()) or "—"
         answers = ", ".join(f"{k} {v}" for k, v in (t.get("answers") or {}).items()) or "—"
         lines.append(f"| {task_id} | {t['category']} | {t['rows_written']} | "
                      f"{_share(t.get('target_share'))} | {_share(t['realised_share'])} | "
-                     f"{t['templates_used']}/{t['templates']} | {formats} | {answers} |")
-    lines += ["", "| category | tasks | rows | target | realised |", "|---|---|---|---|---|"]
+                     f"{_openba(t)} | {t['templates_used']}/{t['templates']} | {formats} | {answers} |")
+    lines += ["", "| category | tasks | rows | target | realised | OpenBA |", "|---|---|---|---|---|---|"]
     for row in category_table(manifest):
         lines.append(f"| {row['category']} | {row['tasks']} | {row['rows']} | "
-                     f"{_share(row['target_share'])} | {_share(row['realised_share'])} |")
+                     f"{_share(row['target_share'])} | {_share(row['realised_share'])} | "
+                     f"{_share(row['openba_share'])} |")
     lines += ["", "| task | read | repeated | written | dropped by reason |", "|---|---|---|---|---|"]
     for task_id, t in sorted(manifest["tasks"].items()):
         drops = ", ".join(f"{k} {v}" for k, v in t["dropped"].items()) or "none"

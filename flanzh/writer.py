@@ -18,6 +18,36 @@ DEFAULT_SHARD_ROWS = 200_000
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": False}
 
 
+ROW_GROUP_ROWS = 65_536     # a row group's text stays far below arrow `string`'s 2 GiB per array
+RECORDS_LAYOUT = "parquet/arrow-string"   # in cache keys: parts cached in another layout are redone
+
+
+def _plain_text(dtype):
+    """Arrow ``string`` for polars' ``large_string`` (and lists of it)."""
+    import pyarrow as pa
+
+    if pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
+        return pa.string()
+    if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
+        return pa.list_(_plain_text(dtype.value_type))
+    return dtype
+
+
+def write_records(frame, path: Path) -> None:
+    """Write a frame of records as a zstd parquet file whose text columns are arrow ``string``,
+    not the ``large_string`` polars writes: ``datasets`` then reads them as ``Value('string')``,
+    so ``concatenate_datasets``/``interleave_datasets`` take them with any ordinary dataset."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    schema = pa.schema([field.with_type(_plain_text(field.type)) for field in table.schema])
+    batches = [batch.cast(schema) for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS)]
+    pq.write_table(pa.Table.from_batches(batches, schema=schema), path,
+                   row_group_size=ROW_GROUP_ROWS, compression="zstd", compression_level=3,
+                   write_statistics=False)
+
+
 def shard_names(rows: int, shard_rows: int) -> list[str]:
     count = max(1, -(-rows // shard_rows))
     return [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]

@@ -78,7 +78,7 @@ def test_row_count_must_match_the_manifest(folder, tmp_path):
 
 def test_errors(folder, tmp_path):
     with pytest.raises(BuildError, match="unknown export format 'chatml'; choose one of alpaca, "
-                                         "sharegpt, jsonl"):
+                                         "sharegpt, messages, prompt-completion, jsonl"):
         export(folder, "chatml")
     with pytest.raises(BuildError, match="no task nope in manifest.json; it has: sim_afqmc"):
         export(folder, "alpaca", tasks=["nope"])
