@@ -11,6 +11,11 @@ from typing import NoReturn
 from ..encoding import read_text
 from ..errors import SourceError
 
+# A line of only these is blank (skipped); any other character makes it a row, so a line of
+# control characters such as \x1c is counted (bad_json), never dropped silently. (str.strip
+# would also take \x1c-\x1f and \x85 for whitespace.)
+BLANK = " \t\r\x0b\x0c"
+
 
 def fail(path, line: int | str, what: str, shape: str) -> NoReturn:
     """Raise the reader error: ``<file>: line N: <what>; expected <shape>``."""
@@ -26,7 +31,7 @@ def json_lines(path: Path, encoding: str, label: str, shape: str) -> Iterator[tu
 def json_lines_of(text: str, path, shape: str) -> Iterator[tuple[int, dict]]:
     """json_lines over text already read (e.g. from a gzip file)."""
     for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        if not line.strip(BLANK):
             continue
         try:
             record = json.loads(line)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..encoding import check_decodes
 from ..errors import SourceError
 from . import MAX_EXAMPLES, ReadResult
+from ._lines import BLANK
 from ._rows import safe, surrogate_at
 
 FORMATS = ()              # used by the flat reader, not named in specs
@@ -124,7 +125,7 @@ def _decoded_lines(path: Path, encoding: str, label: str):
             check_decodes(path, encoding, label)
         text = data.decode(encoding).removeprefix("\ufeff")
         return [(n, line.removesuffix("\r"), None)
-                for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+                for n, line in enumerate(text.split("\n"), start=1) if line.strip(BLANK)]
     decoded = []
     bad = 0
     for line_no, raw in enumerate(data.split(b"\n"), start=1):
