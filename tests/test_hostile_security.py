@@ -313,13 +313,13 @@ def test_deeply_nested_templates_are_refused_at_validate_in_one_line(mini_projec
     ("{{ sentence1 | random }}",
      ["input: refused: filter 'random' is not allowed; allowed: abc, abc_inline, circled, dunhao, "
       "first, huo, jiayi, join, last, length, letter_of, lines, list, lower, map, numbered, "
-      "reject, rejectattr, replace, select, selectattr, trim, unique, upper"]),
+      "reject, rejectattr, replace, select, selectattr, split, trim, unique, upper"]),
     ("{{ sentence1 | center(99999999) }}", None),
     ("{{ sentence1 | format(1) }}", None),
     ("{{ [sentence1] | map('random') | join }}",
      ["input: refused: filter 'random' is not allowed; allowed: abc, abc_inline, circled, dunhao, "
       "first, huo, jiayi, join, last, length, letter_of, lines, list, lower, map, numbered, "
-      "reject, rejectattr, replace, select, selectattr, trim, unique, upper"]),
+      "reject, rejectattr, replace, select, selectattr, split, trim, unique, upper"]),
     ("{{ [sentence1] | map(sentence2) | join }}",
      ["input: refused: the filter given to 'map' must be written out as a quoted name"]),
     ("{{ [sentence1] | select('sameas', 1) | join }}",
@@ -347,7 +347,7 @@ def test_only_allowed_nodes_filters_and_tests_pass_validate(source, problems):
         assert lines == [f"{LABEL}: input: refused: filter '{name}' is not allowed; allowed: abc, "
                          "abc_inline, circled, dunhao, first, huo, jiayi, join, last, length, "
                          "letter_of, lines, list, lower, map, numbered, reject, rejectattr, "
-                         "replace, select, selectattr, trim, unique, upper"]
+                         "replace, select, selectattr, split, trim, unique, upper"]
     else:
         assert lines == [f"{LABEL}: {p}" for p in problems]
 
