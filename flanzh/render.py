@@ -11,6 +11,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 import jinja2
 import numpy as np
@@ -33,18 +34,35 @@ RESIDUE_PATTERN = r"\{\{|\{%|\}\}|%\}"
 RESIDUE = re.compile(RESIDUE_PATTERN)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompiledTemplate:
+    """A checked template. Its jinja2 form (``input``, ``target``) is generated when first used:
+    templates with a polars form (``vector``) are rendered in bulk, and turning ~600 templates
+    into Python code that a build never runs was a large part of a small build's time."""
+
     spec: TemplateSpec
-    input: jinja2.Template
-    target: jinja2.Template
+    env: TemplateEnvironment
+    asts: dict
     # (input, target) as polars expressions, when the template is simple enough (vectorise.py)
     vector: tuple[pl.Expr, pl.Expr] | None = None
+
+    @cached_property
+    def input(self) -> jinja2.Template:
+        return _from_ast(self.env, self.asts["input"])
+
+    @cached_property
+    def target(self) -> jinja2.Template:
+        return _from_ast(self.env, self.asts["target"])
 
     @property
     def format(self) -> str:
         """Zero-shot, with or without the options in the prompt."""
         return "zs_opt" if self.spec.choices_in_prompt else "zs_noopt"
+
+
+def _from_ast(env: TemplateEnvironment, ast) -> jinja2.Template:
+    """``env.from_string`` without parsing the source a second time."""
+    return env.template_class.from_code(env, env.compile(ast), env.make_globals(None), None)
 
 
 def allowed_variables(task: Task) -> list[str]:
@@ -58,16 +76,30 @@ def _template_label(task: Task, template: TemplateSpec) -> str:
     return f"{task.templates_label}: template '{template.id}'"
 
 
+# Compiled templates of this process, keyed by the whole task (its repr holds the spec, fields
+# and template texts): a build compiles each task's templates once, not once per use (the CLI's
+# up-front check, the read and the render units). Only the default environment is cached.
+_COMPILED: dict[str, list[CompiledTemplate]] = {}
+
+
 def compile_templates(task: Task, env: TemplateEnvironment | None = None
                       ) -> list[CompiledTemplate]:
     """Compile every template of ``task``; raise TemplateError listing every problem."""
-    env = env or make_environment()
+    if env is not None:
+        return _compile_templates(task, env)
+    key = repr(task)
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile_templates(task, make_environment())
+    return list(_COMPILED[key])
+
+
+def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTemplate]:
     allowed = allowed_variables(task)
     problems, compiled = [], []
     for template in task.templates:
         label = _template_label(task, template)
         used: set[str] = set()
-        parts = {}
+        asts = {}
         for part in ("input", "target"):
             source = getattr(template, part)
             try:
@@ -76,7 +108,7 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
                 problems += [f"{label}: {part}: {problem}" for problem in refused]
                 used |= meta.find_undeclared_variables(ast)
                 if not refused:
-                    parts[part] = env.from_string(source)
+                    asts[part] = ast
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(f"{label}: {part} line {exc.lineno}: {exc.message}")
         for name in sorted(used - set(allowed)):
@@ -88,13 +120,21 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
             problems.append(f"{label}: choices_in_prompt is true but the input never shows "
                             "{{ options }}; show them through a filter such as "
                             "{{ options | abc }} so their order is shuffled per row")
-        if len(parts) == 2:
+        if len(asts) == 2:
             try:
-                vector = tuple(compile_expression(task, env.parse(getattr(template, part)))
-                               for part in ("input", "target"))
+                vector = tuple(compile_expression(task, asts[part]) for part in ("input", "target"))
             except Unsupported:
                 vector = None
-            compiled.append(CompiledTemplate(template, parts["input"], parts["target"], vector))
+            one = CompiledTemplate(template, env, asts, vector)
+            failed = False
+            for part in ("input", "target") if vector is None else ():
+                try:     # generated now: jinja2 reports some errors (an unknown filter) only here
+                    getattr(one, part)
+                except jinja2.TemplateSyntaxError as exc:
+                    problems.append(f"{label}: {part} line {exc.lineno}: {exc.message}")
+                    failed = True
+            if not failed:
+                compiled.append(one)
     if problems:
         raise TemplateError("\n".join(problems))
     return compiled
