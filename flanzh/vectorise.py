@@ -81,6 +81,13 @@ class _Compiler:
     def _number(self, node: nodes.Node) -> pl.Expr:
         """An integer-valued node: ``list | length``, an int field or a constant."""
         if isinstance(node, nodes.Filter) and node.name == "length" and not node.args:
+            field = self.task.fields.get(node.node.name) \
+                if isinstance(node.node, nodes.Name) and self.loop_var is None else None
+            if field is not None and (field.type == "str" or field.label_map is not None):
+                # a missing value is an error in jinja2; required fields are never missing
+                if field.optional:
+                    raise Unsupported("length of an optional text field")
+                return pl.col(field.name).str.len_chars().cast(pl.Int64)
             return self._list_field(node.node).list.len().cast(pl.Int64)
         if isinstance(node, nodes.Name) and node.name in self.task.fields \
                 and self.task.fields[node.name].type == "int":
@@ -159,7 +166,10 @@ class _Compiler:
         if isinstance(node, nodes.Test) and node.name in ("even", "odd") and not node.args:
             number = self._loop_attribute(node.node)
             if number is None:
-                raise Unsupported("test on something other than loop")
+                try:
+                    number = self._number(node.node)
+                except Unsupported:
+                    raise Unsupported("test on something other than loop or a number") from None
             return (number % 2 == 0) if node.name == "even" else (number % 2 == 1)
         if isinstance(node, nodes.Getattr):
             flag = self._loop_attribute(node)
@@ -179,6 +189,14 @@ class _Compiler:
         if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
             return pl.when(self.condition(node.test)).then(self.value(node.expr1)) \
                 .otherwise(self.value(node.expr2))
+        if isinstance(node, nodes.Or):
+            # ``a or b`` is a when a is true (as a condition), else b
+            return pl.when(self.condition(node.left)).then(self.value(node.left)) \
+                .otherwise(self.value(node.right))
+        if isinstance(node, nodes.Concat):
+            # ``~`` shows every operand as text, None as "None"; an operand that fails (null)
+            # fails the whole, as the error does in jinja2
+            return pl.concat_str([self.value(child) for child in node.nodes])
         return self.text(node)
 
     def text(self, node: nodes.Node, fill_none: bool = True) -> pl.Expr:

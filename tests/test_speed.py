@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import polars as pl
+import pytest
+
 from conftest import PROJECT
+from flanzh.readers import KEY
 from flanzh.render import compile_templates
 from flanzh.specs import load_task
 
@@ -57,3 +61,38 @@ def test_the_build_modules_import_no_heavy_library():
     # the pipeline imports datasets only to read a source that needs it, and matplotlib only
     # when it writes the report's plots
     assert _modules_after("import flanzh.pipeline, flanzh.sources, flanzh.report") == []
+
+
+@pytest.mark.parametrize("task_id, template_id, field, values", [
+    # `a or "..."` and `("..." ~ a ~ "...") if a else "..."` over present, empty and missing
+    ("qa_chinese_biomedical", "qa_chinese_biomedical_01", "subject", ["内科学", "", None]),
+    ("mrc_cmrc2018", "mrc_cmrc2018_05", "title", ["长江", "", None]),
+    # `label if sentence | length is even else options[0]`, on even and odd lengths
+    ("cls_tnews", "cls_tnews_06", "sentence", ["四个汉字", "五个汉字呀"]),
+    ("ner_msra", "ner_msra_07", "persons", [["张三", "李四"], [], None]),
+])
+def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, values):
+    """`or`, `~`, `is even` on a text length: the polars form equals jinja2 on the values that
+    take each branch (the samples need not hold all of them)."""
+    from test_tasks import sample_rows
+
+    from flanzh.formats import ITEMS_SCHEMA, Plan
+    from flanzh.pipeline import DEFAULT_SEED
+    from flanzh.render import render_plan
+
+    task = load_task(PROJECT, task_id)
+    compiled = compile_templates(task)
+    assert [c.vector is not None for c in compiled if c.spec.id == template_id] == [True]
+    rows = sample_rows(task)[:4]
+    rows = [{**row, field: value, KEY: f"{row[KEY]}-{i}"}
+            for i, value in enumerate(values) for row in rows]
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    items = pl.DataFrame([(r, t, "zs_opt" if c.spec.choices_in_prompt else "zs_noopt", 0)
+                          for t, c in enumerate(compiled) if c.vector for r in range(len(rows))],
+                         schema=ITEMS_SCHEMA, orient="row")
+    plan = Plan(frame, frame.clear(), items, {}, 0)
+    fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
+    slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
+    assert fast[1] == slow[1]
+    assert fast[0].to_dicts() == slow[0].to_dicts()
+    assert fast[0].height > 0
