@@ -71,9 +71,10 @@ class _Compiler:
     def _item(self, node: nodes.Getitem, fill_none: bool) -> pl.Expr:
         """``list_field[i]`` for a constant i; out of range is an error in jinja2, so null here
         (the row is dropped, as on the jinja2 path)."""
-        if not (isinstance(node.arg, nodes.Const) and type(node.arg.value) is int):
+        index = _int_constant(node.arg)
+        if index is None:
             raise Unsupported("Getitem")
-        items, index = self._list_field(node.node), node.arg.value
+        items = self._list_field(node.node)
         present = (items.list.len() > index) if index >= 0 else (items.list.len() >= -index)
         value = items.list.get(index, null_on_oob=True)
         return pl.when(present).then(value.fill_null("None") if fill_none else value)
@@ -297,7 +298,7 @@ _NUMERIC_OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lamb
 def _sliced(items: pl.Expr, bounds: nodes.Slice) -> pl.Expr:
     """``items[start:stop]`` with Python's rules for missing and negative bounds."""
     for bound in (bounds.start, bounds.stop, bounds.step):
-        if bound is not None and not (isinstance(bound, nodes.Const) and type(bound.value) is int):
+        if bound is not None and _int_constant(bound) is None:
             raise Unsupported("slice bounds")
     if bounds.step is not None:
         raise Unsupported("slice step")
@@ -306,13 +307,24 @@ def _sliced(items: pl.Expr, bounds: nodes.Slice) -> pl.Expr:
     def position(bound, default):
         if bound is None:
             return default
-        value = bound.value
+        value = _int_constant(bound)
         return (pl.min_horizontal(pl.lit(value, dtype=pl.Int64), length) if value >= 0
                 else pl.max_horizontal(length + value, pl.lit(0, dtype=pl.Int64)))
 
     start = position(bounds.start, pl.lit(0, dtype=pl.Int64))
     stop = position(bounds.stop, length)
     return items.list.slice(start, pl.max_horizontal(stop - start, pl.lit(0, dtype=pl.Int64)))
+
+
+def _int_constant(node: nodes.Node) -> int | None:
+    """The value of an integer constant; jinja2 parses ``-1`` as Neg(Const(1))."""
+    sign = 1
+    while isinstance(node, (nodes.Neg, nodes.Pos)):
+        sign = -sign if isinstance(node, nodes.Neg) else sign
+        node = node.node
+    if isinstance(node, nodes.Const) and type(node.value) is int:
+        return sign * node.value
+    return None
 
 
 def _concat(parts: list[pl.Expr]) -> pl.Expr:

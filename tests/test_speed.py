@@ -70,9 +70,13 @@ def test_the_build_modules_import_no_heavy_library():
     # `label if sentence | length is even else options[0]`, on even and odd lengths
     ("cls_tnews", "cls_tnews_06", "sentence", ["四个汉字", "五个汉字呀"]),
     ("ner_msra", "ner_msra_07", "persons", [["张三", "李四"], [], None]),
+    # negative indices and slice bounds (`history[-1]`, `history[:-1]`) on 3, 1 and 0 turns
+    ("dlg_douban", "dlg_douban_10", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+    ("dlg_douban", "dlg_douban_11", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+    ("dlg_kdconv", "dlg_kdconv_06", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
 ])
 def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, values):
-    """`or`, `~`, `is even` on a text length: the polars form equals jinja2 on the values that
+    """`or`, `~`, `is even` on a text length, negative constants: the polars form equals jinja2 on the values that
     take each branch (the samples need not hold all of them)."""
     from test_tasks import sample_rows
 
