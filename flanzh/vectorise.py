@@ -336,3 +336,32 @@ def _concat(parts: list[pl.Expr]) -> pl.Expr:
 def compile_expression(task: Task, ast: nodes.Template) -> pl.Expr:
     """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips)."""
     return _concat(_Compiler(task).statements(ast.body)).str.strip_chars(WHITESPACE)
+
+
+# Why a template stays on the per-row jinja2 path, by what compile_expression refused. Every
+# refusal a repo template hits needs an entry (tests/test_speed.py checks the table in
+# docs/performance.md against the templates).
+ROW_PATH_REASONS = {
+    "not a list[str] field": "loops over, counts or joins a list of records (entities, triples, "
+                             "event arguments) read by attribute; rows would need a struct "
+                             "schema per task",
+    "Assign": "`{% set %}` with `selectattr`/`map`/`reject`/`unique` over records or a dict "
+              "literal: a small query language, kept in jinja2",
+    "attribute": "reads a record's attribute (`entities[0].text`), or indexes with a computed "
+                 "position",
+    "condition Compare": "an `in` test: jinja2 raises on a missing value and drops the row, and "
+                         "a polars form would have to reproduce that error per row",
+    "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
+                                                      "(`for item in attributes if ...`)",
+    "Getitem": "indexes the items of a list of lists inside a loop (`c[0]`, `c[-1]`)",
+}
+
+
+def row_path_reason(task: Task, asts: list[nodes.Template]) -> str | None:
+    """What keeps a template (its input and target ASTs) on the per-row path, None if nothing."""
+    for ast in asts:
+        try:
+            compile_expression(task, ast)
+        except Unsupported as refused:
+            return str(refused)
+    return None

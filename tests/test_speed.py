@@ -100,3 +100,36 @@ def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, va
     assert fast[1] == slow[1]
     assert fast[0].to_dicts() == slow[0].to_dicts()
     assert fast[0].height > 0
+
+
+START, END = "<!-- per-row templates: start -->", "<!-- per-row templates: end -->"
+
+
+def row_path_table() -> str:
+    from flanzh.sandbox import make_environment
+    from flanzh.specs import load_tasks
+    from flanzh.vectorise import ROW_PATH_REASONS, row_path_reason
+
+    env = make_environment()
+    lines = ["| task | template | refused construct | why it stays row by row |", "|---|---|---|---|"]
+    total = 0
+    for task in load_tasks(PROJECT):
+        for template in task.templates:
+            total += 1
+            refused = row_path_reason(task, [env.parse(template.input), env.parse(template.target)])
+            if refused is not None:
+                assert refused in ROW_PATH_REASONS, (
+                    f"{task.id}/{template.id} is refused for {refused!r}: vectorise it, or add a "
+                    "reason to ROW_PATH_REASONS in flanzh/vectorise.py")
+                lines.append(f"| {task.id} | {template.id} | {refused} | "
+                             f"{ROW_PATH_REASONS[refused]} |")
+    return f"{len(lines) - 2} of {total} templates render row by row:\n\n" + "\n".join(lines)
+
+
+def test_every_per_row_template_has_a_written_reason_in_the_docs():
+    docs = (PROJECT.root / "docs" / "performance.md").read_text("utf-8")
+    assert START in docs and END in docs
+    written = docs.split(START)[1].split(END)[0].strip()
+    expected = row_path_table()
+    assert written == expected, ("docs/performance.md's per-row table is out of date; put this "
+                                 f"between its markers:\n{expected}")
