@@ -31,6 +31,26 @@ RAY_MISSING = ('--executor ray needs Ray, which is not installed; install it wit
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
+def free_cores() -> int:
+    """Cores this process may use that the machine is not already busy with: the CPUs it may
+    run on, less the one-minute load average (rounded down)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:          # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(0, int(cpus - load))
+
+
+def default_executor(free: int) -> str:
+    """``process`` when more than one core is free, else ``serial``. Every executor writes the
+    same bytes, so the choice changes only the time a build takes."""
+    return "process" if free > 1 else "serial"
+
+
 def check_executor(executor: str, workers: int | None = None) -> None:
     """Refuse an unknown engine, a bad worker count or a missing Ray before any work starts."""
     if executor not in EXECUTORS:

@@ -133,3 +133,36 @@ def test_every_per_row_template_has_a_written_reason_in_the_docs():
     expected = row_path_table()
     assert written == expected, ("docs/performance.md's per-row table is out of date; put this "
                                  f"between its markers:\n{expected}")
+
+
+def test_the_process_pool_is_the_default_when_more_than_one_core_is_free():
+    from flanzh.executors import default_executor, free_cores
+
+    assert [default_executor(n) for n in (0, 1, 2, 8)] == ["serial", "serial", "process", "process"]
+    assert 0 <= free_cores() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("args, free, expected", [
+    (["--data-dir", "{data}"], 2, "process"),
+    (["--data-dir", "{data}"], 1, "serial"),
+    (["--data-dir", "{data}", "--executor", "serial"], 2, "serial"),
+    ([], 2, "serial"),                     # the bundled samples: workers cost more than they save
+])
+def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expected):
+    from typer.testing import CliRunner
+
+    import flanzh.executors
+    import flanzh.pipeline
+    from flanzh.cli import app
+
+    used = {}
+
+    def fake_build(project, out, **kwargs):
+        used["executor"] = kwargs["executor"]
+        raise SystemExit(0)
+
+    monkeypatch.setattr(flanzh.executors, "free_cores", lambda: free)
+    monkeypatch.setattr(flanzh.pipeline, "build", fake_build)
+    args = [a.format(data=tmp_path) for a in args]
+    CliRunner().invoke(app, ["build", "--tasks", "sim_afqmc", "--out", str(tmp_path / "o"), *args])
+    assert used == {"executor": expected}
