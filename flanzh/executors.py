@@ -137,11 +137,28 @@ def _run_process(fn, units, workers, on_done) -> list:
     return results
 
 
+_IN_WORKER = False
+
+
+def in_worker() -> bool:
+    """True in a worker of a pool started here (its work does not start pools of its own)."""
+    return _IN_WORKER
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A spawned process pool whose workers exit with the process that started them."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
 def _die_with_parent(parent: int) -> None:
     """In each pool worker: exit as soon as the build that started it is gone (killed with -9, it
     cannot stop its workers itself, and they would run on, orphaned)."""
     import threading
     import time
+
+    global _IN_WORKER
+    _IN_WORKER = True
 
     def watch() -> None:
         while os.getppid() == parent:

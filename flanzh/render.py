@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import jinja2
@@ -186,14 +186,77 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
         parts.append(frame)
         dropped += bulk_dropped
     if not bulk_mask.all():
-        frame, row_dropped = _render_rows(task, plan, queries, seed, compiled,
-                                          items.filter(~bulk_mask), max_exemplars)
+        frame, row_dropped = _render_rows_spread(task, plan, queries, seed, compiled,
+                                                 items.filter(~bulk_mask), max_exemplars)
         parts.append(frame)
         dropped += row_dropped
     if not parts:
         return pl.DataFrame(schema=RENDERED_SCHEMA), dropped
     rendered = pl.concat(parts) if len(parts) == 1 else pl.concat(parts).sort("__order")
     return rendered.drop("__order"), dropped
+
+
+# Records on the per-row path in one call before they are spread over worker processes: below
+# this, starting the workers (each imports flanzh and compiles the task's templates) costs more
+# than it saves.
+ROW_PROCESS_MIN = 20_000
+_ROW_POOL: list = []        # [pool, workers] once started; kept for the rest of the process
+
+
+def _row_pool():
+    """This process's pool for the per-row path, None when it would not help: fewer than two
+    free cores, or already inside a worker of a pool (a build's process executor)."""
+    from .executors import free_cores, in_worker, process_pool
+
+    if not _ROW_POOL:
+        workers = 1 if in_worker() else free_cores()
+        if workers < 2:
+            return None
+        import atexit
+
+        pool = process_pool(workers)
+        atexit.register(pool.shutdown, cancel_futures=True)
+        _ROW_POOL.extend([pool, workers])
+    return _ROW_POOL
+
+
+def _render_rows_spread(task: Task, plan, queries: pl.DataFrame, seed: int,
+                        compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int
+                        ) -> tuple[pl.DataFrame, Counter]:
+    """``_render_rows``, split into contiguous runs of records rendered in worker processes when
+    there are enough of them and cores to spare. Each record's text depends on its row alone, so
+    the concatenated runs are the serial result (tested byte for byte)."""
+    default = _COMPILED.get(repr(task))
+    pool = _row_pool() if items.height >= ROW_PROCESS_MIN and default is not None \
+        and [id(c) for c in compiled] == [id(c) for c in default] else None
+    if pool is None:
+        return _render_rows(task, plan, queries, seed, compiled, items, max_exemplars)
+    executor, workers = pool
+    # workers get the pool and the rows their records need, not the whole task
+    bare = replace(plan, queries=plan.queries.clear(), items=plan.items.clear(), shared={})
+    size = -(-items.height // workers)
+    futures = []
+    for start in range(0, items.height, size):
+        run = items.slice(start, size)
+        needed = run["row"].unique().sort()
+        position = pl.DataFrame({"row": needed, "__at": pl.int_range(len(needed), eager=True,
+                                                                      dtype=pl.UInt32)})
+        run = run.join(position, on="row", how="left", maintain_order="left").with_columns(
+            pl.col("__at").cast(run.schema["row"]).alias("row")).drop("__at")
+        futures.append(executor.submit(_render_rows_unit, task, bare, queries[needed], seed,
+                                       run, max_exemplars))
+    frames, dropped = [], Counter()
+    for future in futures:
+        frame, run_dropped = future.result()
+        frames.append(frame)
+        dropped += run_dropped
+    return pl.concat(frames), dropped
+
+
+def _render_rows_unit(task: Task, plan, queries: pl.DataFrame, seed: int, items: pl.DataFrame,
+                      max_exemplars: int) -> tuple[pl.DataFrame, Counter]:
+    """One run of per-row records, in a worker process."""
+    return _render_rows(task, plan, queries, seed, compile_templates(task), items, max_exemplars)
 
 
 def _render_rows(task: Task, plan, queries: pl.DataFrame, seed: int,

@@ -166,3 +166,28 @@ def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expec
     args = [a.format(data=tmp_path) for a in args]
     CliRunner().invoke(app, ["build", "--tasks", "sim_afqmc", "--out", str(tmp_path / "o"), *args])
     assert used == {"executor": expected}
+
+
+def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, tmp_path):
+    import flanzh.executors
+    import flanzh.render as render
+    from flanzh.pipeline import build
+
+    tasks = ["ner_cluener", "re_duie2", "ee_tianchi_doclevel_attr", "dlg_chinese_persona_chat"]
+    build(PROJECT, tmp_path / "serial", task_ids=tasks)
+    monkeypatch.setattr(render, "_ROW_POOL", [])
+    monkeypatch.setattr(render, "ROW_PROCESS_MIN", 1)
+    monkeypatch.setattr(flanzh.executors, "free_cores", lambda: 2)
+    try:
+        build(PROJECT, tmp_path / "spread", task_ids=tasks)
+        assert render._ROW_POOL and render._ROW_POOL[1] == 2       # the pool did the rendering
+    finally:
+        if render._ROW_POOL:
+            render._ROW_POOL[0].shutdown()
+    shards = sorted(p.relative_to(tmp_path / "serial")
+                    for p in (tmp_path / "serial" / "data").rglob("*.parquet"))
+    assert len(shards) >= len(tasks)
+    for shard in shards:
+        assert (tmp_path / "spread" / shard).read_bytes() == (tmp_path / "serial" / shard).read_bytes()
+    manifest = (tmp_path / "serial" / "manifest.json").read_text("utf-8")
+    assert (tmp_path / "spread" / "manifest.json").read_text("utf-8") == manifest
