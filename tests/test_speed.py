@@ -26,7 +26,10 @@ def test_templates_are_compiled_once_per_process():
     assert len(compile_templates(task)) == len(first)
 
 
-def test_vectorised_templates_get_jinja2_code_only_when_used():
+def test_vectorised_templates_get_jinja2_code_only_when_used(monkeypatch):
+    import flanzh.render
+
+    monkeypatch.setattr(flanzh.render, "_COMPILED", {})     # not the ones earlier tests rendered
     compiled = compile_templates(load_task(PROJECT, "sim_afqmc"))
     bulk = [c for c in compiled if c.vector is not None]
     assert bulk
