@@ -5,6 +5,7 @@
 Rows are synthetic AFQMC-like pairs of ~100 Chinese characters each (~200 per row), expanded
 from the bundled sample with a seeded generator. Every figure is printed next to its baseline as
 a ratio, measured side by side in this run (never compared with numbers from another machine).
+Decontamination also prints precision and recall on planted cases (bench/planted.py).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flanzh.checks import check_records  # noqa: E402
 from flanzh.decontaminate import EvalIndex, decontaminate  # noqa: E402
@@ -38,6 +41,7 @@ from flanzh.render import compile_templates, render_frame  # noqa: E402
 from flanzh.specs import load_task  # noqa: E402
 from flanzh.textnorm import normalise_texts  # noqa: E402
 from flanzh.writer import PARQUET_OPTIONS  # noqa: E402
+from planted import flattened, planted_cases, precision_recall  # noqa: E402
 
 COMMON = "花呗借呗余额宝账单额度还款分期利息逾期提前手续费银行卡绑定冻结解除自动扣款失败原因怎么办可以吗为什么"
 
@@ -108,6 +112,14 @@ def decontam_baseline(texts: list[str], eval_texts: list[str], n: int) -> int:
     for norm in normalise_texts(texts):
         hits += any(norm[i:i + n] in grams for i in range(len(norm) - n + 1))
     return hits
+
+
+def policy_index(n: int) -> EvalIndex:
+    """An index with the repository mixture policy's decontamination settings."""
+    policy = load_mixture(ROOT / "mixture.yaml").decontamination
+    return EvalIndex(n, max_eval_items=policy["boilerplate"]["eval_items"],
+                     max_source_rows=policy["boilerplate"]["source_rows"], whole=True,
+                     min_chars=policy["whole_min_chars"])
 
 
 def EvalIndex_matches(eval_texts: list[str], texts: list[str]) -> list[str]:
@@ -266,6 +278,31 @@ def main() -> None:
     print(f"decontaminate  flanzh {ours_rate:>10,.0f} rows/s   baseline (set lookup) "
           f"{base_rate:>10,.0f} rows/s   ratio {ours_rate / base_rate:5.2f}x (target >= 60k rows/s; "
           f"{sum(dropped.values())} rows matched)")
+
+    # the build's policy: each field a text, boilerplate left out, whole texts and items matched
+    def policy_decontam():
+        index = policy_index(13)
+        index.add("eval", eval_texts)
+        fields = pl.concat([raw["sentence1"], raw["sentence2"]])
+        rows = np.concatenate([np.arange(raw.height)] * 2)
+        order = np.argsort(rows, kind="stable")
+        return decontaminate(raw, fields.gather(order), index, rows[order])
+
+    (_, dropped), t_policy = timed("decontam-policy", policy_decontam)
+    print(f"               with the build's policy (2 fields a row, boilerplate, whole texts) "
+          f"{raw.height / t_policy:>10,.0f} rows/s (target >= 60k rows/s; "
+          f"{sum(dropped.values())} rows matched)")
+    eval_items, train, leaked = planted_cases(seed=1)
+    plain = EvalIndex(13)
+    plain.add("dev", ["\n".join(item) for item in eval_items])
+    before = [o is not None for o in plain.matches(["\n".join(row) for row in train])]
+    index = policy_index(13)
+    index.add("dev", *flattened(eval_items))
+    after = (index.owner_ids(*flattened(train), len(train)) >= 0).tolist()
+    (p0, r0), (p1, r1) = precision_recall(before, leaked), precision_recall(after, leaked)
+    print(f"planted cases  {len(train):,} rows, {sum(leaked)} leaked: 13-gram set lookup on joined "
+          f"rows precision {p0:.2f} recall {r0:.2f}; the build's policy precision {p1:.2f} "
+          f"recall {r1:.2f}")
 
     near = texts[:args.near_rows]
     _, t_near = timed("near", lambda: near_duplicate_flags(

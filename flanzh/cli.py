@@ -54,6 +54,38 @@ def _categories() -> list[str]:
     return json.loads(schema.read_text("utf-8"))["properties"]["category"]["enum"]
 
 
+AVAILABLE = "available"
+
+
+def _task_ids(project, tasks: Optional[str], data_dir: Optional[Path]) -> list[str]:
+    """The ids ``--tasks`` names; every task for ``available`` (narrowed once the policy is
+    known, by _available)."""
+    from .specs import task_ids
+
+    if tasks == AVAILABLE:
+        if data_dir is None:
+            raise FlanzhError("--tasks available picks the tasks whose files are under "
+                              "--data-dir; give --data-dir DIR")
+        return task_ids(project)
+    return _split_ids(tasks) or task_ids(project)
+
+
+def _available(project, ids: list[str], mode, policy, doctor: bool = False) -> list[str]:
+    """The tasks whose files are all present; one line for each task skipped."""
+    from .sources import available_tasks
+    from .specs import load_tasks
+
+    ready, skipped = available_tasks(project, load_tasks(project, ids), mode,
+                                     with_eval=policy.decontamination["enabled"])
+    for task_id, why in skipped.items():
+        typer.echo(f"skipped {task_id}: {why}")
+    if not ready:
+        raise FlanzhError(f"no task has all its files under {mode.data_dir}; " + (
+            "the lines above say what each needs" if doctor else
+            f"run `flanzh doctor --data-dir {mode.data_dir}` to see what each needs"))
+    return [t.id for t in ready]
+
+
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -68,7 +100,9 @@ def main_options(
 @app.command()
 def build(
     out: Annotated[Path, typer.Option("--out", help="Output folder (hub layout).")] = Path("out"),
-    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
+    tasks: Annotated[Optional[str], typer.Option(
+        "--tasks", help="Comma-separated task ids, or 'available': with --data-dir, the tasks "
+        "whose files are all there.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for every random choice.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(
         "--data-dir", help="Folder of downloaded raw files, DIR/<task_id>/<file>.")] = None,
@@ -103,7 +137,7 @@ def build(
     mode = (SourceMode("hub") if from_hub else
             SourceMode("data_dir", data_dir) if data_dir else SourceMode("samples"))
     project = _project()
-    ids = _split_ids(tasks) or task_ids(project)
+    ids = _task_ids(project, tasks, data_dir)
     for task in load_tasks(project, ids):    # spec and template errors before the progress bar
         compile_templates(task)
     seed = DEFAULT_SEED if seed is None else seed
@@ -115,6 +149,8 @@ def build(
     if mixture is None and (project.root / "mixture.yaml").is_file():
         mixture = project.root / "mixture.yaml"
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
+    if tasks == AVAILABLE:
+        ids = _available(project, ids, mode, policy)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True, console=_stderr_console()) as progress:
         bar = progress.add_task("building", total=progress_total(len(ids)))
@@ -166,18 +202,67 @@ def preview(
     n: Annotated[int, typer.Option("-n", help="How many sample rows.")] = 3,
     template: Annotated[Optional[str], typer.Option("--template", help="Template id.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", help="Render rows of your downloaded files, DIR/<task_id>/<file>.")] = None,
 ):
-    """Render real sample rows so you can read the Chinese output."""
+    """Render real rows (the bundled sample, or your files with --data-dir) so you can read the
+    Chinese output."""
     from .pipeline import DEFAULT_SEED
     from .preview import preview_rows
+    from .sources import SourceMode
 
     _offline()
+    mode = SourceMode("data_dir", data_dir) if data_dir else SourceMode()
     for row in preview_rows(_project(), task, n=n, template_id=template,
-                            seed=DEFAULT_SEED if seed is None else seed):
+                            seed=DEFAULT_SEED if seed is None else seed, mode=mode):
         typer.echo(f"── {row['source_key']} · {row['template_id']} ({row['format']})")
         typer.echo(row["inputs"])
         typer.echo("→ " + row["targets"].replace("\n", "\n  "))
         typer.echo("")
+
+
+@app.command()
+def doctor(
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", help="Folder of downloaded raw files, DIR/<task_id>/<file> (default: the "
+        "bundled samples).")] = None,
+    tasks: Annotated[Optional[str], typer.Option(
+        "--tasks", help="Comma-separated task ids, or 'available' (the tasks whose files are all "
+        "there).")] = None,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Records read from each file.")] = 300,
+    mixture: Annotated[Optional[Path], typer.Option(
+        "--mixture", help="The build's policy (default: mixture.yaml in the project, if present).")] = None,
+):
+    """Before a long build: for every task, which files are present or missing, which layout each
+    has, and what the build would make of its first rows; exit 1 when a task is not ready."""
+    from rich.console import Console
+
+    from .doctor import run
+    from .mixture import load_mixture
+    from .pipeline import DEFAULT_SEED
+    from .sources import SourceMode
+    from .specs import load_tasks
+
+    _offline()
+    project = _project()
+    if data_dir is not None and not data_dir.is_dir():
+        raise FlanzhError(f"--data-dir {data_dir}: no such folder")
+    mode = SourceMode("data_dir", data_dir) if data_dir else SourceMode()
+    if mixture is None and (project.root / "mixture.yaml").is_file():
+        mixture = project.root / "mixture.yaml"
+    policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
+    ids = _task_ids(project, tasks, data_dir)
+    if tasks == AVAILABLE:
+        ids = _available(project, ids, mode, policy, doctor=True)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    reports = run(project, load_tasks(project, ids), mode, console, rows=rows, mixture=policy,
+                  seed=DEFAULT_SEED)
+    not_ready = [r.task.id for r in reports if r.status != "ready"]
+    if not_ready:
+        hint = (f"; build the ready ones with `flanzh build --data-dir {data_dir} --tasks available`"
+                if data_dir is not None and len(not_ready) < len(reports) else "")
+        raise FlanzhError(f"{len(not_ready)} of {len(reports)} tasks not ready: "
+                          f"{', '.join(not_ready)}{hint}")
 
 
 @app.command()
@@ -326,6 +411,9 @@ def lock(
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated task ids.")] = None,
     endpoint: Annotated[Optional[str], typer.Option(
         "--endpoint", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")] = None,
+    no_fetch: Annotated[bool, typer.Option(
+        "--no-fetch", help="Only record new URLs, unverified (null sums), and drop stale ones; "
+        "no network.")] = False,
 ):
     """Download every source once and record its size and sha256, and each hub revision's
     commit, in sources.lock (needs the network)."""
@@ -333,7 +421,8 @@ def lock(
     from .specs import load_tasks
 
     project = _project()
-    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint)
+    run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint,
+             fetch_files=not no_fetch)
 
 
 @app.command("list")
@@ -354,13 +443,29 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback (with its chained causes) as plain text on stderr, scrubbed of the hub
+    token: a hub error can repeat the Authorization header back."""
+    import traceback
+
+    from .redact import scrub
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+
+
 def main() -> None:
+    from .redact import scrubbed_logs
+
     try:
-        app(standalone_mode=False)
+        with scrubbed_logs(None):       # no log record shows the hub token
+            app(standalone_mode=False)
     except FlanzhError as exc:
         if _state["debug"]:
-            raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
+            _print_traceback(exc)
+            sys.exit(1)
+        from .redact import scrub
+
+        for line in scrub(str(exc)).splitlines() or [type(exc).__name__]:
             typer.echo(f"Error: {line}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -375,7 +480,8 @@ def main() -> None:
         if isinstance(exc, _usage_errors()):    # a bad option or value: one line, no traceback
             typer.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        raise
+        _print_traceback(exc)     # a flanzh bug: shown whole, but never with the token
+        sys.exit(1)
 
 
 def _usage_errors() -> tuple[type, ...]:

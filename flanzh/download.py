@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import SourceError
 from .project import Project
-from .specs import Task
+from .specs import Task, load_tasks
 
 LOCK_FILE = "sources.lock"
 CHUNK = 1 << 20
@@ -222,7 +222,7 @@ def _targets(item: dict) -> list[str]:
 def _present_and_verified(base: Path, item: dict, locked: dict) -> bool | None:
     """True when every target is there and matches the lock, None when there but the lock has
     no sums for it, False when something is missing or differs."""
-    sums = locked.get("files", {})
+    sums = locked.get("files") or {}        # a placeholder entry may have "files": null
     verdict: bool | None = True
     for target in _targets(item):
         path = base / target
@@ -273,13 +273,18 @@ def download_task(project: Project, task: Task, data_dir: Path, lock: dict,
         if expected is None:
             outcome.unverified.append(url)
         outcome.fetched.append(url)
+    _check_manual(task, base, outcome)
+    return outcome
+
+
+def _check_manual(task: Task, base: Path, outcome: Outcome) -> None:
+    """Record the task's login-only files, and which of them are not in place yet."""
     manual = task.source.get("manual")
     if manual:
         outcome.manual = manual
         outcome.missing_manual = [f for f in manual.get("files", [])
                                   if not _inside(base, f, f"{task.spec_label}: $.source.manual"
                                                  ).is_file()]
-    return outcome
 
 
 def lock_task(project: Project, task: Task, lock: dict, workdir: Path, progress=None,
@@ -304,6 +309,19 @@ def lock_task(project: Project, task: Task, lock: dict, workdir: Path, progress=
     return entry
 
 
+def stub_task(task: Task, lock: dict) -> dict:
+    """Record ``task``'s download URLs in ``lock`` without fetching them: a URL already there
+    keeps its sums, a new one gets ``{"size": null, "sha256": null, "verified": false}`` (so
+    ``download`` fetches it and reports it unverified until ``flanzh lock`` runs), and a URL the
+    spec no longer names is dropped."""
+    entry = _entry(lock, task)
+    old = entry.get("downloads") or {}
+    entry["downloads"] = {item["url"]: old.get(item["url"]) or
+                          {"size": None, "sha256": None, "verified": False}
+                          for item in task.source.get("downloads", [])}
+    return entry
+
+
 def resolve_hub_revision(hub: dict, endpoint: str | None = None) -> str:
     """The commit sha ``hub['revision']`` points at now, asked of the hub."""
     from huggingface_hub import HfApi
@@ -323,6 +341,31 @@ def locked_hub_revision(project: Project, task: Task) -> str | None:
             and entry.get("requested") == hub.get("revision"):
         return entry.get("revision")
     return None
+
+
+def read_record(project: Project, task: Task, mode) -> dict:
+    """What a build of ``task`` read, for the manifest and the card: every file in its source
+    folder (the files its readers may read; archives kept for ``download`` and partial
+    transfers left out) with path relative to that folder, size and sha256; or, from the hub,
+    the repository, config and the commit its revision resolved to."""
+    if mode.kind == "hub":
+        from .sources import hub_revision
+
+        hub = task.source.get("hub")
+        if hub is None:
+            return {"hub": None}
+        return {"hub": {"path": hub["path"], "name": hub.get("name"),
+                        "revision": hub_revision(project, task)}}
+    from .sources import source_dir
+
+    folder = source_dir(project, task, mode)
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative.startswith(ARCHIVES + "/") or relative.endswith(PARTIAL):
+            continue
+        files.append({"path": relative, "size": path.stat().st_size, "sha256": sha256_file(path)})
+    return {"files": files}
 
 
 def scratch() -> Path:
@@ -350,14 +393,23 @@ def _progress_bar():
 
 def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> bool:
     """Download every task's files; print one line per task and, for login-only sources, the
-    page and the files to place. True when nothing is left to place by hand."""
+    page and the files to place. True when nothing is left to place by hand. A task whose
+    download fails is reported on its line and the others go on; then a SourceError names the
+    failed tasks."""
     lock = load_lock(project)
     bar, update = _progress_bar()
     complete = True
+    failed: list[str] = []
     with bar:
         for task in tasks:
-            outcome = download_task(project, task, data_dir, lock, update)
             parts = []
+            try:
+                outcome = download_task(project, task, data_dir, lock, update)
+            except SourceError as exc:
+                failed.append(task.id)
+                parts.append(f"FAILED: {exc}")
+                outcome = Outcome(task.id)
+                _check_manual(task, Path(data_dir) / task.id, outcome)
             if outcome.fetched:
                 parts.append(f"{len(outcome.fetched)} downloaded")
             if outcome.skipped:
@@ -369,8 +421,11 @@ def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> b
                 page = outcome.manual["page"]
                 if outcome.missing_manual:
                     complete = False
-                    parts.append(f"log in at {page} and place under {Path(data_dir) / task.id}/: "
-                                 + ", ".join(outcome.missing_manual))
+                    note = outcome.manual.get("note")
+                    parts.append(f"get by hand from {page} and place under "
+                                 f"{Path(data_dir) / task.id}/: "
+                                 + ", ".join(outcome.missing_manual)
+                                 + (f" ({note})" if note else ""))
                 else:
                     parts.append("login-only files in place")
             if not parts:
@@ -379,12 +434,29 @@ def run_download(project: Project, tasks: list[Task], data_dir: Path, echo) -> b
                              f"{task.source['download']}")
             bar.console.print(f"{task.id}: " + "; ".join(parts), soft_wrap=True, markup=False,
                               highlight=False)
+    if failed:
+        raise SourceError(f"{len(failed)} task(s) could not be downloaded: {', '.join(failed)} "
+                          "(reasons above); run `flanzh download` again: it resumes where it "
+                          "stopped")
     return complete
 
 
-def run_lock(project: Project, tasks: list[Task], echo, endpoint: str | None = None) -> None:
-    """Re-resolve every task's URLs and hub revision into ``sources.lock``."""
+def run_lock(project: Project, tasks: list[Task], echo, endpoint: str | None = None,
+             fetch_files: bool = True) -> None:
+    """Re-resolve every task's URLs and hub revision into ``sources.lock``; with
+    ``fetch_files=False``, only record new URLs as unverified placeholders (no network)."""
     lock = load_lock(project)
+    if not fetch_files:
+        for task in tasks:
+            entry = stub_task(task, lock)
+            todo = sum(1 for r in entry["downloads"].values() if not r.get("sha256"))
+            echo(f"{task.id}: {len(entry['downloads'])} URL(s) recorded, {todo} without a checksum")
+        known = {task.id for task in load_tasks(project)}
+        for stale in sorted(set(lock["sources"]) - known):
+            del lock["sources"][stale]
+            echo(f"{stale}: no such task any more, dropped")
+        save_lock(project, lock)
+        return
     work = scratch()
     bar, update = _progress_bar()
     try:

@@ -13,6 +13,25 @@ _CANDIDATES = ("utf-8", "gb18030", "big5", "utf-16")
 _CHUNK = 1 << 20
 
 
+def is_text_encoding(name: str) -> bool:
+    """A codec that decodes bytes to text: not 'base64' or 'rot13', not a made-up name."""
+    try:
+        return codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False
+
+
+def unknown_encoding(encoding: str) -> str:
+    """What is wrong with ``source.encoding`` and what to use (after ``$.source.encoding: ``)."""
+    return (f"'{encoding}' is not a text encoding Python knows; use one such as utf-8, gb18030, "
+            "gbk, big5 or utf-16")
+
+
+def require_text_encoding(encoding: str, label: str) -> None:
+    if not is_text_encoding(encoding):
+        raise SourceError(f"{label}: $.source.encoding: {unknown_encoding(encoding)}")
+
+
 def first_bad_byte(path: Path, encoding: str) -> tuple[int, str] | None:
     """Byte offset and reason of the first undecodable byte, streaming so large files are fine."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -45,10 +64,7 @@ def suggest_encoding(path: Path, exclude: str) -> str | None:
 def check_decodes(path: Path, encoding: str, label: str) -> None:
     """Raise SourceError naming the file, byte offset and an encoding to try if ``path`` does not
     decode as ``encoding``."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise SourceError(f"{label}: unknown encoding '{encoding}' in source.encoding") from None
+    require_text_encoding(encoding, label)
     bad = first_bad_byte(path, encoding)
     if bad is None:
         return

@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass
 from itertools import combinations
 
+from jinja2.exceptions import SecurityError
+
 from .errors import FlanzhError, SpecError, TemplateError
 from .project import Project
-from .quality import MAX_GUESSABLE_LABELS, Finding, canned_findings, static_findings
+from .quality import (MAX_GUESSABLE_LABELS, Finding, canned_findings, same_answer_findings,
+                      static_findings)
 from .specs import Task, load_task
 from .yamlpos import YamlLines
 
@@ -183,6 +186,8 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
                 inputs, targets = render_row(task, row, 0, template)
             except Exception as exc:  # any render failure is the template's problem to report
                 failures.append(f"row {row[KEY]}: {type(exc).__name__}: {exc}")
+                if isinstance(exc, SecurityError):
+                    break           # over a bound: every row would be, each taking time
                 continue
             if not targets.strip() or not inputs.strip():
                 failures.append(f"row {row[KEY]}: empty {'target' if inputs.strip() else 'input'}")
@@ -208,6 +213,7 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
 
     corpus_rows = [r for split, r in rows if split in corpus_splits]
     problems += [locator.finding(f) for f in canned_findings(task, corpus_rows, rendered)]
+    problems += [locator.finding(f) for f in same_answer_findings(task, corpus_rows, rendered)]
     return problems
 
 

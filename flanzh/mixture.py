@@ -31,7 +31,10 @@ DEFAULT_POLICY = {
     "tasks": {},
     "dedup": {"exact": True, "near": {"enabled": False, "threshold": 0.85, "ngram": 5,
                                       "num_perm": 128, "exempt": []}},
-    "decontamination": {"enabled": False, "ngram": 13, "extra": []},
+    "decontamination": {"enabled": False, "ngram": 13, "extra": [],
+                        "boilerplate": {"eval_items": 10, "source_rows": 10},
+                        "whole_min_chars": 4},
+    "benchmark_splits": "exclude",
 }
 
 
@@ -72,6 +75,25 @@ class Mixture:
     @property
     def decontamination(self) -> dict:
         return self.policy["decontamination"]
+
+    @property
+    def include_benchmarks(self) -> bool:
+        return self.policy["benchmark_splits"] == "include"
+
+    def corpus_splits(self, task: Task) -> list[str]:
+        """The splits that feed the corpus: the spec's train splits without its benchmark splits
+        (default), or with them (benchmark_splits: include)."""
+        bench = task.benchmark_splits
+        if self.include_benchmarks:
+            return task.train_splits + [s for s in bench if s not in task.train_splits]
+        return [s for s in task.train_splits if s not in bench]
+
+    def evaluation_splits(self, task: Task) -> list[str]:
+        """The splits that feed decontamination: the spec's eval splits and, unless included in
+        training, its benchmark splits."""
+        corpus = self.corpus_splits(task)
+        splits = task.eval_splits + [s for s in task.benchmark_splits if s not in task.eval_splits]
+        return [s for s in splits if s not in corpus]
 
 
 def _merge(base: dict, override: dict) -> dict:

@@ -34,14 +34,16 @@ import polars as pl
 from . import __version__
 from .cache import TaskCache, copy_file, file_stamps, fingerprint
 from .checks import check_records
-from .decontaminate import EvalIndex, decontaminate, read_extra_eval_file
+from .decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
+                            read_extra_eval_file)
 from .dedup import NearDuplicates, SeenHashes, count, record_hashes
+from .download import read_record
 from .errors import BuildError
 from .executors import check_executor, run_units
 from .formats import plan_task
 from .hashing import key_hashes
 from .mixture import Mixture, check_task_ids, load_mixture, quotas, target_shares
-from .normalise import empty_rows, normalise
+from .normalise import SPLIT, empty_rows, normalise
 from .project import Project
 from .readers import KEY, OUT_OF_SCOPE
 from .records import empty_records, to_records
@@ -292,11 +294,17 @@ def process_task(project: Project, task: Task, seed: int, mode: SourceMode,
 
 def eval_index(project: Project, tasks: list[Task], mode: SourceMode, mixture: Mixture,
                base: Path) -> EvalIndex:
-    """The n-grams of every declared evaluation split and every extra evaluation file. In samples
-    mode a split without a bundled sample is skipped; otherwise its files must exist."""
-    index = EvalIndex(mixture.decontamination["ngram"])
+    """The compared texts of every evaluation split (and benchmark split kept out of training)
+    and every extra evaluation file. In samples mode a split without a bundled sample is skipped;
+    otherwise its files must exist."""
+    policy = mixture.decontamination
+    index = EvalIndex(policy["ngram"], max_eval_items=policy["boilerplate"]["eval_items"],
+                      max_source_rows=policy["boilerplate"]["source_rows"], whole=True,
+                      min_chars=policy["whole_min_chars"],
+                      ignore=[p for t in tasks
+                              for p in (t.spec.get("decontamination") or {}).get("ignore", [])])
     for task in tasks:
-        splits = task.eval_splits
+        splits = mixture.evaluation_splits(task)
         hub_splits = (task.source.get("hub") or {}).get("splits")
         if mode.kind == "hub" and hub_splits is not None:
             # an evaluation split the hub copy does not have (CSL's benchmark files) is skipped
@@ -308,10 +316,14 @@ def eval_index(project: Project, tasks: list[Task], mode: SourceMode, mixture: M
         for split in splits:
             rows = load_rows(project, task, mode, [split], text_only=True).rows
             if rows.height:
-                index.add(f"{task.id}/{split}", source_text(task, rows).to_list())
+                texts, at = compared_texts(task, rows)
+                index.add(f"{task.id}/{split}", texts, at, rows.height,
+                          (task.spec.get("decontamination") or {}).get("whole_texts", True))
     for extra in mixture.decontamination["extra"]:
         path = Path(extra) if Path(extra).is_absolute() else base / extra
-        index.add(f"extra/{path.name}", read_extra_eval_file(path))
+        items = read_extra_eval_file(path)
+        index.add(f"extra/{path.name}", [t for item in items for t in item],
+                  np.repeat(np.arange(len(items)), [len(item) for item in items]), len(items))
     return index
 
 
@@ -360,7 +372,8 @@ def package_versions() -> dict[str, str]:
 
 
 def task_manifest(result: TaskResult, shards: list[str], share: float | None,
-                  total_written: int) -> dict:
+                  total_written: int, splits: list[str] | None = None,
+                  benchmark: dict | None = None) -> dict:
     task, records = result.task, result.records
     return {
         "category": task.category,
@@ -368,7 +381,8 @@ def task_manifest(result: TaskResult, shards: list[str], share: float | None,
         "source": task.source["dataset"],
         "license": task.source["license"],
         "citation": task.source["citation"],
-        "splits": task.train_splits,
+        "splits": splits if splits is not None else task.train_splits,
+        "benchmark_splits": benchmark,
         "rows_read": result.rows_read,
         "rows_repeated": result.rows_repeated,
         "dropped": dict(sorted(result.dropped.items())),
@@ -414,7 +428,13 @@ class UnitContext:
 def read_unit(context: UnitContext, task: Task) -> TaskResult:
     """Read and normalise one task's source rows; spill them to parquet."""
     project = Project(context.root)
-    result = load_rows(project, task, context.mode, cache=context.cache())
+    result = load_rows(project, task, context.mode, context.mixture.corpus_splits(task),
+                       cache=context.cache())
+    if context.mixture.include_benchmarks and task.benchmark_splits and result.rows.height:
+        # each record says it came from a benchmark's evaluation set (source_split)
+        result.rows = result.rows.with_columns(
+            pl.when(pl.col(SPLIT).is_in(task.benchmark_splits))
+            .then(pl.lit("benchmark:") + pl.col(SPLIT)).otherwise(pl.col(SPLIT)).alias(SPLIT))
     result.check_reject_rate(context.max_reject_rate if context.max_reject_rate is not None
                              else task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE))
     result.available = result.rows.height
@@ -440,14 +460,18 @@ def _spill(context: UnitContext, task_id: str) -> Path:
 
 
 def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: EvalIndex | None,
-                   near: dict, on_step: Progress) -> None:
+                   near: dict, on_step: Progress) -> dict:
     """The corpus-level steps on source rows, over the spills: decontamination against the
     evaluation n-grams, then near-duplicates of rows of earlier tasks (task order matters).
-    They run here, not in the units, so each index is built once and stays in one process."""
+    They run here, not in the units, so each index is built once and stays in one process.
+    Returns the decontamination audit (see decontaminate.audit_summary)."""
+    audits = {}
     if index is not None:
         for task_id, result in results.items():
             rows = pl.read_parquet(_spill(context, task_id))
-            kept, dropped = decontaminate(rows, source_text(result.task, rows), index)
+            texts, at = compared_texts(result.task, rows)
+            audits[task_id] = Counter()
+            kept, dropped = decontaminate(rows, texts, index, at, audits[task_id])
             if kept.height != rows.height:
                 kept.write_parquet(_spill(context, task_id))
             result.dropped += dropped
@@ -469,6 +493,7 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
         finally:
             lsh.close()
     on_step("near-dedup")
+    return audit_summary(audits)
 
 
 def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
@@ -550,10 +575,18 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         index = None
         if decon["enabled"]:
             index = eval_index(project, tasks, mode, mixture, project.root)
-            decon.update(ngram=index.ngram, eval_sets=dict(sorted(index.sizes.items())))
+            index.freeze()
+            decon.update(ngram=index.ngram, eval_sets=dict(sorted(index.sizes.items())),
+                         boilerplate={**mixture.decontamination["boilerplate"],
+                                      **index.boilerplate},
+                         whole_min_chars=index.min_chars, ignore=index.ignore)
+        benchmark = {t.id: {"splits": t.benchmark_splits, "included": mixture.include_benchmarks}
+                     for t in tasks if t.benchmark_splits}
         reads = run(partial(read_unit, context), tasks, "read")
         results = {r.task.id: r for r in reads}
-        _clean_sources(context, results, index, mixture.dedup["near"], step)
+        removed = _clean_sources(context, results, index, mixture.dedup["near"], step)
+        if index is not None:
+            decon["removed"] = removed
 
         available = {tid: r.available for tid, r in results.items()}
         task_quotas = quotas(mixture, tasks, available)
@@ -585,13 +618,17 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         total_written = sum(r.rows_written for r in results.values())
         for task in tasks:
             manifest_tasks[task.id] = task_manifest(results[task.id], written[task.id],
-                                                    shares.get(task.id), total_written)
+                                                    shares.get(task.id), total_written,
+                                                    mixture.corpus_splits(task),
+                                                    benchmark.get(task.id))
+            manifest_tasks[task.id]["read"] = read_record(project, task, mode)
         manifest = {
             "flanzh_version": __version__,
             "seed": seed,
             "source_mode": mode.description if mode.kind != "data_dir" else "downloaded raw files",
             "mixture": {"file": mixture.path, "policy": mixture.policy},
             "decontamination": decon,
+            "benchmark_splits": {"policy": mixture.policy["benchmark_splits"], "tasks": benchmark},
             "versions": package_versions(),
             "tasks": manifest_tasks,
             "totals": {

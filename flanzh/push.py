@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -70,20 +69,84 @@ class PushResult:
         return any(s.action in ("add", "delete") for s in self.steps)
 
 
-def build_files(folder: Path, manifest: dict) -> list[str]:
-    """Every file the build produced, as repo paths: the card, the manifest, the rejects, the
-    report and the shards."""
+def _inside(folder: Path, value, where: str) -> str:
+    """``value``, a repo path from the manifest, checked to name a file inside ``folder``
+    (symlinks resolved): push never uploads anything else."""
+    from .specs import unsafe_path
+
+    manifest = folder / MANIFEST
+    if not isinstance(value, str) or not value:
+        raise PushError(f"{manifest}: {where}: {value!r} is not a file path; rebuild the folder; "
+                        "nothing was uploaded")
+    why = unsafe_path(value)
+    if why:
+        raise PushError(f"{manifest}: {where}: '{value}' {why}; push only uploads files inside "
+                        f"{folder}; rebuild the folder; nothing was uploaded")
+    target = (folder / value).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise PushError(f"{manifest}: {where}: '{value}' resolves to {target}, outside {folder}; "
+                        "push only uploads files inside the folder; rebuild the folder; "
+                        "nothing was uploaded")
+    return value
+
+
+def _listed(folder: Path, manifest: dict) -> list[str]:
+    """The manifest's own file list, every entry checked by _inside."""
+    where_manifest = folder / MANIFEST
     paths = [CARD, MANIFEST]
     if manifest.get("rejects_file"):
-        paths.append(manifest["rejects_file"])
-    paths += list(manifest.get("report") or [])
-    for task_id in sorted(manifest["tasks"]):
-        paths += manifest["tasks"][task_id]["shards"]
+        paths.append(_inside(folder, manifest["rejects_file"], "$.rejects_file"))
+    report = manifest.get("report") or []
+    if not isinstance(report, list):
+        raise PushError(f"{where_manifest}: $.report: not a list of files; rebuild the folder; "
+                        "nothing was uploaded")
+    paths += [_inside(folder, p, f"$.report[{i}]") for i, p in enumerate(report)]
+    tasks = manifest.get("tasks")
+    if not isinstance(tasks, dict):
+        raise PushError(f"{where_manifest}: $.tasks: missing or not a mapping; rebuild the folder; "
+                        "nothing was uploaded")
+    for task_id in sorted(tasks):
+        shards = tasks[task_id].get("shards") if isinstance(tasks[task_id], dict) else None
+        if not isinstance(shards, list):
+            raise PushError(f"{where_manifest}: $.tasks.{task_id}.shards: missing or not a list; "
+                            "rebuild the folder; nothing was uploaded")
+        paths += [_inside(folder, p, f"$.tasks.{task_id}.shards[{i}]")
+                  for i, p in enumerate(shards)]
+    return paths
+
+
+def build_files(folder: Path, manifest: dict) -> list[str]:
+    """Every file the build produced, as repo paths: the card, the manifest, the rejects, the
+    report and the shards. Each must lie inside ``folder``."""
+    paths = _listed(folder, manifest)
     missing = [p for p in paths if not (folder / p).is_file()]
     if missing:
         raise PushError(f"{folder}: {', '.join(missing)} listed in {MANIFEST} but missing; "
                         "rebuild the folder")
     return list(dict.fromkeys(paths))
+
+
+def verify_shards(folder: Path, manifest: dict) -> None:
+    """Before anything is uploaded: every shard is a parquet file that reads whole, and each
+    task's shards hold the rows the manifest says were written."""
+    import pyarrow.parquet as pq
+
+    for task_id in sorted(manifest["tasks"]):
+        entry, rows = manifest["tasks"][task_id], 0
+        for shard in entry["shards"]:
+            path = folder / shard
+            try:
+                with pq.ParquetFile(path) as parquet:
+                    for group in range(parquet.num_row_groups):
+                        rows += parquet.read_row_group(group).num_rows
+            except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a bad file
+                raise PushError(f"{path}: not a readable parquet file ({' '.join(str(exc).split())}"
+                                f"); rebuild the folder; nothing was uploaded") from None
+        written = entry.get("rows_written")
+        if rows != written:
+            raise PushError(f"{folder}: task {task_id}: its shards hold {rows} rows but "
+                            f"{MANIFEST} says {written} were written; rebuild the folder; "
+                            "nothing was uploaded")
 
 
 def _hashes(data: bytes | None = None, path: Path | None = None) -> tuple[int, str, str]:
@@ -126,10 +189,10 @@ def _size(n: int) -> str:
 # errors ------------------------------------------------------------------------------------
 
 def scrub(text: str, token: str | None) -> str:
-    """``text`` without the token (nor anything shaped like a hub token)."""
-    if token:
-        text = text.replace(token, "***")
-    return re.sub(r"hf_[A-Za-z0-9]{8,}", "hf_***", text)
+    """``text`` without the token (nor anything shaped like a hub token); see redact.py."""
+    from .redact import scrub as scrub_text
+
+    return scrub_text(text, token)
 
 
 def _transport_error(exc: BaseException) -> bool:
@@ -283,19 +346,43 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
          echo: Callable[[str], None] = print) -> PushResult:
     """Push the built ``folder`` to the dataset repo ``repo_id`` (``ORG/NAME``) in one commit.
     ``token`` and ``endpoint`` default to huggingface_hub's configuration (``HF_TOKEN`` or the
-    saved login; ``HF_ENDPOINT``). With ``dry_run`` nothing is sent that changes the hub."""
+    saved login; ``HF_ENDPOINT``). With ``dry_run`` nothing is sent that changes the hub.
+    Log records made meanwhile are scrubbed of the token."""
+    from .redact import scrubbed_logs
+
+    with scrubbed_logs(token):
+        return _push(folder, repo_id, private=private, revision=revision, dry_run=dry_run,
+                     delete_stale=delete_stale, token=token, endpoint=endpoint,
+                     message=message, echo=echo)
+
+
+def _push(folder: Path, repo_id: str, *, private: bool, revision: str | None, dry_run: bool,
+          delete_stale: bool, token: str | None, endpoint: str | None, message: str | None,
+          echo: Callable[[str], None]) -> PushResult:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
     from huggingface_hub.utils import get_token
+
+    from .redact import remember
 
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise PushError(f"{folder}: no {MANIFEST}; is it a folder flanzh built?")
-    manifest = json.loads(manifest_path.read_text("utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PushError(f"{manifest_path}: not valid JSON ({exc}); rebuild the folder; "
+                        "nothing was uploaded") from None
+    if not isinstance(manifest, dict):
+        raise PushError(f"{manifest_path}: $: expected a mapping; rebuild the folder; "
+                        "nothing was uploaded")
+    build_files(folder, manifest)       # every listed file present and inside the folder
+    verify_shards(folder, manifest)
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise PushError(f"--repo-id must be ORG/NAME, not {repo_id!r}")
     revision = revision or constants.DEFAULT_REVISION
     token = token or get_token()
+    remember(token)
     if constants.is_offline_mode():
         raise PushError("offline mode is on (HF_HUB_OFFLINE=1); unset it (or set "
                         "HF_HUB_OFFLINE=0) to push")

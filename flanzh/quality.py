@@ -7,13 +7,18 @@ a contributor cannot bring the fault back:
   without showing them; a model cannot know strings such as 薅羊毛 or 交通运输、邮政、物流.
 - ``canned_target``: several sample rows get the same target sentence, longer than a short
   verbaliser: a fixed explanation keyed on the answer that the data does not hold.
-- ``options_flag``: the input shows ``options`` but ``choices_in_prompt`` is false (its records
-  would be tagged as having no options).
+- ``options_flag``: the format tag must follow the rendering, both ways: an input that shows
+  the options (``options`` through a display filter, or a spec's ``option_fields``, which print
+  a row's own options laid out by the reader) has ``choices_in_prompt: true``, and one that sets
+  it prints them (its records are tagged ``*_opt`` from that flag).
 - ``cut_target``: a target is made from a field the length policy may cut (the record would
   teach a truncated text), or a summarisation task cuts the text its summary describes instead
   of dropping the row (``truncate.on_cut: drop``).
+- ``same_answer``: more than three templates of a task give the same target on every sample row
+  in the same format: near-paraphrases of one question (scoped: see ``same_answer_findings``).
 
-Static rules read the template's jinja2 tree; the canned-target rule renders the sample rows.
+Static rules read the template's jinja2 tree; the canned-target and same-answer rules render the
+sample rows.
 """
 
 from __future__ import annotations
@@ -151,10 +156,18 @@ def static_findings(task: Task) -> list[Finding]:
                 f"asks for one of {len(task.choices)} labels without showing them; a model cannot "
                 "guess label strings from so large a set: show the options ({{ options | ... }} "
                 "with choices_in_prompt: true) or ask something else")))
-        if _shows_options(input_ast) and not template.choices_in_prompt:
+        shown = _shows_options(input_ast) or bool(_printed(input_ast) & set(task.option_fields))
+        if shown and not template.choices_in_prompt:
+            what = "{{ options }}" if _shows_options(input_ast) else "the options (" + ", ".join(
+                sorted(_printed(input_ast) & set(task.option_fields))) + ")"
             findings.append(Finding(template.id, "input", (
-                "the input shows {{ options }} but choices_in_prompt is false, so its records "
+                f"the input shows {what} but choices_in_prompt is false, so its records "
                 "would be tagged as having no options; set choices_in_prompt: true")))
+        elif template.choices_in_prompt and not shown:
+            findings.append(Finding(template.id, "input", (
+                "choices_in_prompt is true but the input never prints the whole option list "
+                "(one candidate such as options[0] is not the list), so its records would be "
+                "tagged as having options; print them or set choices_in_prompt: false")))
         cut = sorted(name for name in used_target & cut_fields - used_input
                      if not _kept_item_only(target_ast, name, task.fields[name].truncate))
         if cut:
@@ -208,4 +221,45 @@ def canned_findings(task: Task, rows: list[dict], rendered) -> list[Finding]:
                     "keyed on the answer trains empty justifications; answer with the verdict "
                     "alone, or take the explanation from the data")))
                 break
+    return findings
+
+
+MAX_SAME_ANSWER = 3
+# Tasks whose answer has one inherent form: the translation, the summary, the span, the reply,
+# the question, the idiom, the corrected sentence. Their templates rightly share one target and
+# differ in how they ask; the rule below would only push them to invent answer forms.
+INHERENT_FORM_CATEGORIES = ("machine_translation", "text_summarization", "reading_comprehension",
+                            "question_answering", "question_generation", "dialogue", "cloze_test",
+                            "grammatical_error_correction")
+
+
+def same_answer_findings(task: Task, rows: list[dict], rendered) -> list[Finding]:
+    """``same_answer``: more than MAX_SAME_ANSWER templates of a task ask for the same thing in
+    the same form, seen as giving the same target on every sample row under the same format
+    (with or without options). Eleven templates that all want the advertising copy, or four that
+    all want a bare equation, are one task reworded; the data offers more to ask (the category
+    from the copy, the attributes as a list, the answer with its calculation, ...).
+
+    Scope: tasks without a fixed label set whose category is not in INHERENT_FORM_CATEGORIES.
+    A translation, summary, span or reply has one form by nature and would fail the rule for
+    what it is. Label tasks are left out too: most of them have four or more templates that ask
+    for the bare label with the options shown, differing in wording and option layout, which
+    this rule cannot tell from rewording one question; near-paraphrased wording there is left to
+    the similarity check and review. ``rendered(template, row)`` gives
+    ``(inputs, targets)`` or None."""
+    if task.choices is not None or task.category in INHERENT_FORM_CATEGORIES or len(rows) < 2:
+        return []
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for template in task.templates:
+        outputs = [rendered(template, row) for row in rows]
+        targets = tuple(out[1] if out is not None else None for out in outputs)
+        if None not in targets:
+            groups[(targets, template.choices_in_prompt)].append(template.id)
+    findings = []
+    for ids in groups.values():
+        if len(ids) > MAX_SAME_ANSWER:
+            findings.append(Finding(ids[-1], "target", (
+                f"{len(ids)} templates ({', '.join(ids)}) give the same target on every sample "
+                f"row: they ask for the same answer in the same form (at most "
+                f"{MAX_SAME_ANSWER}); ask for something else the data holds, or in another form")))
     return findings

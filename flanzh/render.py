@@ -23,7 +23,8 @@ from .errors import TemplateError
 from .choices import options_column, row_options  # noqa: F401 (row_options: lint, tests)
 from .hashing import HASH
 from .readers import KEY
-from .sandbox import TemplateEnvironment, make_environment, policy_problems
+from .sandbox import (GROWTH, MAX_TEXT_CHARS, OVER_OUTPUT, TOO_DEEP, TemplateEnvironment,
+                      make_environment, policy_problems, render_bounded, text_limit)
 from .vectorise import GOLD_INDEX, OPTIONS, Unsupported, compile_expression
 from .specs import Task, TemplateSpec
 
@@ -95,6 +96,9 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
 
 def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTemplate]:
     allowed = allowed_variables(task)
+    field_types = {name: field.type for name, field in task.fields.items()}
+    if task.has_choices:
+        field_types[OPTIONS_VAR] = "list[str]"
     problems, compiled = [], []
     for template in task.templates:
         label = _template_label(task, template)
@@ -104,19 +108,33 @@ def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTem
             source = getattr(template, part)
             try:
                 ast = env.parse(source)
-                refused = policy_problems(ast)
+                refused = policy_problems(ast, field_types)
                 problems += [f"{label}: {part}: {problem}" for problem in refused]
-                used |= meta.find_undeclared_variables(ast)
-                if not refused:
+                if TOO_DEEP in refused:
+                    continue
+                if refused:
+                    try:        # a refused filter or test is already reported
+                        used |= meta.find_undeclared_variables(ast)
+                    except jinja2.TemplateSyntaxError:
+                        pass
+                else:
+                    used |= meta.find_undeclared_variables(ast)
                     asts[part] = ast
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(f"{label}: {part} line {exc.lineno}: {exc.message}")
+            except RecursionError:          # the parser recurses per bracket
+                problems.append(f"{label}: {part}: {TOO_DEEP}")
         for name in sorted(used - set(allowed)):
             close = difflib.get_close_matches(name, allowed, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append(f"{label}: unknown variable '{name}'{hint} "
                             f"(declared: {', '.join(allowed)})")
-        if template.choices_in_prompt and OPTIONS_VAR not in used:
+        shown = used & set(task.option_fields) or (task.has_choices and OPTIONS_VAR in used)
+        if template.choices_in_prompt and task.option_fields and not shown:
+            problems.append(f"{label}: choices_in_prompt is true but the input never prints an "
+                            f"option field ({', '.join(task.option_fields)}); print one or set "
+                            "choices_in_prompt: false")
+        elif template.choices_in_prompt and not shown:
             problems.append(f"{label}: choices_in_prompt is true but the input never shows "
                             "{{ options }}; show them through a filter such as "
                             "{{ options | abc }} so their order is shuffled per row")
@@ -132,6 +150,9 @@ def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTem
                     getattr(one, part)
                 except jinja2.TemplateSyntaxError as exc:
                     problems.append(f"{label}: {part} line {exc.lineno}: {exc.message}")
+                    failed = True
+                except RecursionError:      # code generation recurses per nesting level
+                    problems.append(f"{label}: {part}: {TOO_DEEP}")
                     failed = True
             if not failed:
                 compiled.append(one)
@@ -281,8 +302,9 @@ def _render_rows(task: Task, plan, queries: pl.DataFrame, seed: int,
 
     def render(row: dict, template: CompiledTemplate):
         context, options = row_context(task, row, seed)
-        return (template.input.render(context).strip(), template.target.render(context).strip(),
-                context, options)
+        limit = text_limit(context)
+        return (render_bounded(template.input, context, limit).strip(),
+                render_bounded(template.target, context, limit).strip(), context, options)
 
     def exemplar(index: int, template_index: int):
         if (index, template_index) not in pool_cache:
@@ -375,6 +397,11 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
                             for n in text_fields]) if text_fields else pl.lit(False))
         .alias("__braces_in_fields"),
     )
+    # the row's own text, as text_limit counts it on the jinja2 path (about)
+    own_text = pl.sum_horizontal(
+        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
+        + [pl.col(n).list.eval(pl.element().str.len_chars()).list.sum().fill_null(0)
+           for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
     parts, dropped = [], Counter()
     answer = pl.col(task.answer_field) if task.answer_field and \
         task.fields[task.answer_field].type == "str" else pl.lit(None, dtype=pl.Utf8)
@@ -382,6 +409,12 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
         template = compiled[index[0]]
         inputs, targets = template.vector
         done = group.with_columns(inputs.alias("inputs"), targets.alias("targets"))
+        limit = MAX_TEXT_CHARS + GROWTH * own_text
+        too_long = done.filter((pl.col("inputs").str.len_chars() > limit)
+                               | (pl.col("targets").str.len_chars() > limit))
+        if too_long.height:         # as render_bounded refuses on the jinja2 path
+            raise TemplateError(f"{_template_label(task, template.spec)}: refused while rendering "
+                                f"row {too_long[KEY][0]}: {OVER_OUTPUT}")
         failed = done.filter(pl.col("inputs").is_null() | pl.col("targets").is_null()).height
         if failed:       # e.g. more options than a marker style can number, as in the jinja path
             dropped[f"render_error:{template.spec.id}"] += failed
@@ -473,7 +506,8 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
 
 
 # A row whose values a template cannot handle is dropped and counted, not fatal.
-_ROW_ERRORS = (jinja2.TemplateError, ValueError, TypeError, IndexError, KeyError)
+_ROW_ERRORS = (jinja2.TemplateError, ValueError, TypeError, IndexError, KeyError,
+               ArithmeticError)
 
 
 def row_context(task: Task, row: dict, seed: int) -> tuple[dict, list[str] | None]:
@@ -488,4 +522,6 @@ def row_context(task: Task, row: dict, seed: int) -> tuple[dict, list[str] | Non
 def render_row(task: Task, row: dict, seed: int, template: CompiledTemplate) -> tuple[str, str]:
     """Render one normalised row with a given template (used by preview and tests)."""
     context, _ = row_context(task, row, seed)
-    return template.input.render(context).strip(), template.target.render(context).strip()
+    limit = text_limit(context)
+    return (render_bounded(template.input, context, limit).strip(),
+            render_bounded(template.target, context, limit).strip())

@@ -52,7 +52,54 @@ def stats_text(manifest: dict) -> str:
         drops = ", ".join(f"{k} {v}" for k, v in t["dropped"].items()) or "none"
         lines.append(f"| {task_id} | {t['rows_read']} | {t['rows_repeated']} | "
                      f"{t['rows_written']} | {drops} |")
+    for extra in (decontamination_lines(manifest), benchmark_lines(manifest)):
+        if extra:
+            lines += [""] + extra
     return "\n".join(lines) + "\n"
+
+
+def _top_matches(entry: dict) -> str:
+    return "; ".join(f"{m['kind']} `{m['match']}` ({m['rows']})"
+                     for m in entry.get("top", [])) or "—"
+
+
+def decontamination_lines(manifest: dict) -> list[str]:
+    """Per evaluation set: its items, the source rows it removed and the matches (n-grams, whole
+    texts, whole items) that removed the most; then what was left out as boilerplate."""
+    decon = manifest.get("decontamination") or {}
+    if not decon.get("enabled"):
+        return []
+    removed = decon.get("removed") or {}
+    lines = ["| evaluation set | rows | source rows removed | what removed the most rows |",
+             "|---|---|---|---|"]
+    for name, size in sorted((decon.get("eval_sets") or {}).items()):
+        entry = removed.get(name) or {}
+        lines.append(f"| {name} | {size} | {entry.get('rows', 0)} | {_top_matches(entry)} |")
+    boiler = decon.get("boilerplate") or {}
+    if boiler:
+        examples = ", ".join(f"{e['kind']} `{e['match']}` ({e['eval_items']} items)"
+                             for e in boiler.get("examples", [])[:5])
+        lines += ["", f"Boilerplate is never a match: {boiler.get('ngrams', 0)} n-grams, "
+                  f"{boiler.get('texts', 0)} whole texts and {boiler.get('items', 0)} whole items "
+                  f"found in more than {boiler.get('eval_items')} evaluation items were left out"
+                  + (f" (most common: {examples})" if examples else "")
+                  + f", and a match found in more than {boiler.get('source_rows')} distinct rows "
+                  "of the task being checked removes none of them."]
+    return lines
+
+
+def benchmark_lines(manifest: dict) -> list[str]:
+    """Which benchmark splits the build kept out of training, or trained on."""
+    bench = manifest.get("benchmark_splits") or {}
+    tasks = bench.get("tasks") or {}
+    if not tasks:
+        return []
+    listed = ", ".join(f"{tid} ({', '.join(b['splits'])})" for tid, b in sorted(tasks.items()))
+    if bench.get("policy") == "include":
+        return [f"Benchmark splits trained on (benchmark_splits: include, as OpenBA did): {listed}; "
+                "their records' source_split reads benchmark:<split>."]
+    return [f"Benchmark splits kept out of training (benchmark_splits: exclude; they are "
+            f"evaluation sets for decontamination instead): {listed}."]
 
 
 def _plot_mixture(manifest: dict, path: Path) -> None:

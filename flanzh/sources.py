@@ -4,6 +4,7 @@ same reader for the spec's format."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,22 @@ def split_files(project: Project, task: Task, split: str, mode: SourceMode):
     base = source_dir(project, task, mode)
     entry = task.source["files"][split]
     if isinstance(entry, str):
-        return [base / entry]
+        return [inside(base, entry, task)]
     if isinstance(entry, list):
-        return [base / name for name in entry]
-    return {part: base / name for part, name in entry.items()}
+        return [inside(base, name, task) for name in entry]
+    return {part: inside(base, name, task) for part, name in entry.items()}
+
+
+def inside(base: Path, name: str, task: Task) -> Path:
+    """``base / name``, refused when it resolves (symlinks followed) outside ``base``: nothing
+    outside the task's data folder is ever read."""
+    path = base / name
+    root, target = base.resolve(), path.resolve()
+    if not target.is_relative_to(root):
+        raise SourceError(f"task {task.id}: {path} resolves to {target}, outside the task's data "
+                          f"folder {root}/; source files (and symlinks among them) must stay "
+                          f"inside it; fix source.files in {task.spec_label} or the link")
+    return path
 
 
 def _paths(files) -> list[Path]:
@@ -86,6 +99,29 @@ def require_all_files(project: Project, tasks: list[Task], mode: SourceMode,
         raise SourceError("\n".join(messages))
 
 
+def needed_splits(task: Task, mode: SourceMode, with_eval: bool = True) -> list[str]:
+    """The splits a build reads from ``mode``: the train splits, and the evaluation splits when
+    they feed decontamination (the bundled samples may leave evaluation splits out)."""
+    return task.train_splits + (task.eval_splits if with_eval and mode.kind != "samples" else [])
+
+
+def available_tasks(project: Project, tasks: list[Task], mode: SourceMode, with_eval: bool = True
+                    ) -> tuple[list[Task], dict[str, str]]:
+    """The tasks whose files are all present, and for each other task one line saying what is
+    missing and where to get it (``--tasks available``)."""
+    ready, skipped = [], {}
+    for task in tasks:
+        missing = missing_files(project, task, needed_splits(task, mode, with_eval), mode)
+        if not missing:
+            ready.append(task)
+            continue
+        base = source_dir(project, task, mode)
+        names = ", ".join(p.relative_to(base).as_posix() for p in missing)
+        skipped[task.id] = (f"missing {names} under {base}/; download {task.source['dataset']} "
+                            f"from {task.source['download']}")
+    return ready, skipped
+
+
 def read_split(project: Project, task: Task, split: str, mode: SourceMode) -> ReadResult:
     """Read one split of ``task`` in ``mode`` through the spec's reader."""
     source = task.source
@@ -95,9 +131,11 @@ def read_split(project: Project, task: Task, split: str, mode: SourceMode) -> Re
     if mode.kind == "hub":
         return _read_hub(project, task, split, reader, options)
     require_files(project, task, [split], mode)
+    # A reader that types columns by the fields that read them (flat) is given them.
+    typed = {"fields": task.fields} if "fields" in inspect.signature(reader.read).parameters else {}
     return reader.read(split_files(project, task, split, mode), fmt=fmt,
                        encoding=source.get("encoding", "utf-8"), options=options,
-                       label=task.spec_label)
+                       label=task.spec_label, **typed)
 
 
 def hub_revision(project: Project, task: Task) -> str:

@@ -6,11 +6,14 @@ Specs are found by scanning ``task_specs/*.yaml``; nothing is registered at impo
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from .encoding import is_text_encoding, unknown_encoding
 from .errors import SpecError
 from .project import Project
 from .schema import schema_problems
@@ -59,6 +62,8 @@ class Task:
     choices_field: str | None = None          # per-row answer space
     answer_field: str | None = None
     max_options: int | None = None
+    # fields that print the row's options, laid out by the reader (for tasks without choices)
+    option_fields: tuple[str, ...] = ()
 
     @property
     def source(self) -> dict:
@@ -75,6 +80,11 @@ class Task:
     @property
     def eval_splits(self) -> list[str]:
         return list(self.spec["splits"].get("eval", []))
+
+    @property
+    def benchmark_splits(self) -> list[str]:
+        """Splits that are a published benchmark's evaluation set (see mixture.corpus_splits)."""
+        return list(self.spec["splits"].get("benchmark", []))
 
     @property
     def text_fields(self) -> list[str]:
@@ -133,6 +143,61 @@ def _field_specs(raw_fields: dict) -> dict[str, FieldSpec]:
     return fields
 
 
+def unsafe_path(path: str) -> str | None:
+    """Why ``path`` (a source file, relative to the task's data folder) could leave that folder,
+    or None when it cannot: absolute paths, drive letters, ``~`` and ``..`` are refused."""
+    if any(ord(c) < 32 for c in path):
+        return "contains a control character"
+    if "\\" in path:
+        return "uses a backslash; write the path with '/'"
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        return "is absolute"
+    if ".." in path.split("/"):
+        return "goes up a folder with '..'"
+    return None
+
+
+def _file_entries(entry, where: str):
+    """(JSON path, file name) of one split's source.files entry."""
+    if isinstance(entry, str):
+        yield where, entry
+    elif isinstance(entry, list):
+        yield from ((f"{where}[{i}]", name) for i, name in enumerate(entry) if isinstance(name, str))
+    elif isinstance(entry, dict):
+        yield from ((f"{where}.{part}", name) for part, name in entry.items()
+                    if isinstance(name, str))
+
+
+def _path_problems(source: dict, spec_label: str, task_id: str) -> list[str]:
+    """Source paths must stay inside the task's data folder (samples/<id>/ or
+    --data-dir/<id>/): a spec is contributed text and must not read other local files."""
+    problems = []
+    folder = f"samples/{task_id}/ (or --data-dir/{task_id}/)"
+    files = source.get("files") if isinstance(source.get("files"), dict) else {}
+    for split, entry in files.items():
+        for where, name in _file_entries(entry, f"$.source.files.{split}"):
+            why = unsafe_path(name)
+            if why:
+                problems.append(f"{spec_label}: {where}: '{name}' {why}; source files must stay "
+                                f"inside the task's data folder: give a path relative to {folder}")
+    options = source.get("reader_options")
+    for key, value in (options.items() if isinstance(options, dict) else ()):
+        if not (key.endswith("_dir") and isinstance(value, str)):
+            continue
+        for split, entry in files.items():
+            for _, name in _file_entries(entry, split):
+                joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), value))
+                if value.startswith(("/", "~")) or "\\" in value or joined.split("/")[0] == "..":
+                    problems.append(f"{spec_label}: $.source.reader_options.{key}: '{value}' "
+                                    f"(relative to {name}) leaves the task's data folder; it "
+                                    f"must name a folder inside {folder}")
+                    break
+            else:
+                continue
+            break
+    return problems
+
+
 def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, tpl_label: str,
                        expected_id: str) -> list[str]:
     """Cross-field rules a JSON Schema cannot express."""
@@ -150,8 +215,12 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
                          for name, why in broken_readers().items())
         problems.append(f"{spec_label}: $.source.format: unknown format '{fmt}'; "
                         f"known: {', '.join(known)}{broken}")
+    problems += _path_problems(source, spec_label, expected_id)
+    encoding = source.get("encoding")
+    if isinstance(encoding, str) and not is_text_encoding(encoding):
+        problems.append(f"{spec_label}: $.source.encoding: {unknown_encoding(encoding)}")
     files = source.get("files", {})
-    for kind in ("train", "eval"):
+    for kind in ("train", "eval", "benchmark"):
         for i, split in enumerate(spec.get("splits", {}).get(kind, [])):
             if split not in files:
                 problems.append(f"{spec_label}: $.splits.{kind}[{i}]: split '{split}' has no entry "
@@ -167,6 +236,10 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
     for i, name in enumerate(spec.get("text_fields", [])):
         if name not in fields:
             problems.append(f"{spec_label}: $.text_fields[{i}]: '{name}' is not a declared field")
+    problems += _compared_field_problems(spec, fields, spec_label)
+    for i, name in enumerate(spec.get("option_fields", [])):
+        if name not in fields:
+            problems.append(f"{spec_label}: $.option_fields[{i}]: '{name}' is not a declared field")
     if spec.get("max_options") is not None and choices is None:
         problems.append(f"{spec_label}: $.max_options: the task declares no choices")
     if isinstance(choices, list) and answer_field in fields:
@@ -186,9 +259,30 @@ def _semantic_problems(spec: dict, templates_doc: dict | None, spec_label: str, 
             if tid in seen:
                 problems.append(f"{tpl_label}: $.templates[{i}].id: duplicate template id '{tid}'")
             seen.add(tid)
-            if template.get("choices_in_prompt") and choices is None:
+            if template.get("choices_in_prompt") and choices is None \
+                    and not spec.get("option_fields"):
                 problems.append(f"{tpl_label}: $.templates[{i}].choices_in_prompt: the task declares "
-                                "no choices")
+                                "no choices and no option_fields")
+    return problems
+
+
+def _compared_field_problems(spec: dict, fields: dict, spec_label: str) -> list[str]:
+    """decontamination.fields: declared text fields; a [-k:] tail only on list fields."""
+    problems = []
+    for i, entry in enumerate((spec.get("decontamination") or {}).get("fields", [])):
+        name, _, tail = entry.partition("[")
+        field = fields.get(name)
+        if field is None:
+            problems.append(f"{spec_label}: $.decontamination.fields[{i}]: '{name}' is not a "
+                            "declared field")
+            continue
+        kind = field if isinstance(field, str) else field.get("type", "str")
+        if kind not in ("str", "list[str]"):
+            problems.append(f"{spec_label}: $.decontamination.fields[{i}]: '{name}' is {kind}; "
+                            "compare text fields (str or list[str])")
+        elif tail and kind != "list[str]":
+            problems.append(f"{spec_label}: $.decontamination.fields[{i}]: '{entry}' takes the "
+                            f"last items of a list, but '{name}' is str; write '{name}'")
     return problems
 
 
@@ -250,6 +344,7 @@ def load_task(project: Project, task_id: str) -> Task:
         choices_field=choices["field"] if isinstance(choices, dict) else None,
         answer_field=spec.get("answer_field", "label" if has_choices else None),
         max_options=spec.get("max_options"),
+        option_fields=tuple(spec.get("option_fields", ())),
     )
 
 

@@ -1,5 +1,5 @@
 """The text a row is compared on for dedup and decontamination, normalised so that width,
-punctuation, case and whitespace differences do not hide a match."""
+punctuation, case, whitespace, zero-width and combining characters do not hide a match."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ import pyarrow as pa
 
 from .specs import Task
 
-_NOT_WORD = r"[\W_]+"
+# Unicode's \w holds the join controls (U+200C, U+200D) and every mark (variation selectors such as
+# U+FE0F, combining accents), so they are named here: a zero-width or combining character
+# slipped between two characters must not hide a match. Marks that NFKC composes into a letter
+# (e + U+0301 -> é) are gone by then and stay part of the letter.
+_NOT_WORD = r"[\W_\p{M}\p{Cf}]+"
 
 
 def normalise_expr(expr: pl.Expr) -> pl.Expr:
-    """NFKC (full-width to half-width), lower case, punctuation and whitespace removed."""
+    """NFKC (full-width to half-width), lower case; punctuation, whitespace, format characters
+    (zero-width spaces and joiners, U+FEFF) and marks left after NFKC (variation selectors,
+    combining accents on characters they do not compose with) removed."""
     return expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_NOT_WORD, "")
 
 
@@ -51,6 +57,7 @@ PER_CHARACTER_RANGES = (
     (0x3400, 0x4DBF),     # CJK Unified Ideographs Extension A
     (0x4E00, 0x9FFF),     # CJK Unified Ideographs
     (0xF900, 0xFAFF),     # CJK compatibility ideographs
+    (0xFE00, 0xFE0F),     # variation selectors (U+FE0F after emoji): starters, deleted
     (0xFE10, 0xFE1F),     # vertical forms
     (0xFE30, 0xFE6F),     # CJK compatibility forms, small form variants
     (0xFF00, 0xFF9F),     # full-width ASCII, half-width CJK punctuation and katakana

@@ -280,11 +280,7 @@ class _Compiler:
                 raise Unsupported("replace of an empty string")
             if isinstance(args[1], nodes.Const) and isinstance(args[1].value, str):
                 value = pl.lit(args[1].value)
-            elif isinstance(args[1], nodes.Name) and args[1].name in self.task.fields \
-                    and self.task.fields[args[1].name].type == "str":
-                # a None replacement is an error in jinja2: null drops the row here too
-                value = pl.col(args[1].name)
-            else:
+            else:   # a field as the replacement can multiply the text: jinja2 checks the bound
                 raise Unsupported("replace argument")
             return self.text(node.node, fill_none).str.replace_all(
                 args[0].value, value, literal=True)
@@ -334,7 +330,12 @@ def _concat(parts: list[pl.Expr]) -> pl.Expr:
 
 
 def compile_expression(task: Task, ast: nodes.Template) -> pl.Expr:
-    """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips)."""
+    """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips).
+    A template the sandbox's policy refuses is never compiled here either."""
+    from .sandbox import policy_problems
+
+    if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
+        raise Unsupported("refused by the sandbox's policy")
     return _concat(_Compiler(task).statements(ast.body)).str.strip_chars(WHITESPACE)
 
 
@@ -354,6 +355,8 @@ ROW_PATH_REASONS = {
     "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
                                                       "(`for item in attributes if ...`)",
     "Getitem": "indexes the items of a list of lists inside a loop (`c[0]`, `c[-1]`)",
+    "replace argument": "`replace` with a value that is not a plain text field (the answer "
+                        "idiom of a cloze task)",
 }
 
 

@@ -153,10 +153,13 @@ class HubServer:
         self._thread.join(timeout=5)
 
     # test hooks
-    def fail(self, route: str, *, status: int = 500, times: int = 1, drop: bool = False) -> None:
+    def fail(self, route: str, *, status: int = 500, times: int = 1, drop: bool = False,
+             echo_auth: bool = False) -> None:
+        """The next ``times`` calls of ``route`` fail; with ``echo_auth`` the error text repeats
+        the request's Authorization header, as some servers and proxies do."""
         with self.state.lock:
             self.state.failures.setdefault(route, []).extend(
-                [{"status": status, "drop": drop}] * times)
+                [{"status": status, "drop": drop, "echo_auth": echo_auth}] * times)
 
     @property
     def requests(self) -> list[tuple[str, str, str]]:
@@ -309,7 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
             if failure is not None:
                 if failure["drop"]:
                     raise Drop()
-                raise HttpError(failure["status"], f"injected failure of {route}")
+                echoed = (f" (request had Authorization: {self.headers.get('Authorization')})"
+                          if failure.get("echo_auth") else "")
+                raise HttpError(failure["status"], f"injected failure of {route}{echoed}")
             if handler is None:
                 raise HttpError(404, f"no route for {method} {url.path}")
             with self.hub.lock:

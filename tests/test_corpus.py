@@ -165,14 +165,21 @@ def test_few_shot_respects_length_by_dropping_whole_exemplars():
 def test_exact_duplicates_are_removed_across_tasks(mini_project, tmp_path):
     rows = [json.loads(l) for l in (mini_project.samples_dir / "sim_afqmc" / "train.json")
             .read_text("utf-8").splitlines()]
-    clone_task(mini_project, "sim_twin", rows)
+    extra = [{"sentence1": "借呗可以提前还吗", "sentence2": "花呗怎么开通", "label": "0"},
+             {"sentence1": "花呗的额度怎么查", "sentence2": "怎么看花呗还剩多少额度", "label": "1"}]
+    clone_task(mini_project, "sim_twin", rows + extra)
+    # both tasks keep one template without options, so the twin renders every row byte for byte
+    # as sim_afqmc does (with all templates, duplicates would depend on the hashes' draws)
+    for task_id in ("sim_afqmc", "sim_twin"):
+        path = mini_project.templates_dir / f"{task_id}.yaml"
+        document = yaml.safe_load(path.read_text("utf-8"))
+        document["templates"] = [t for t in document["templates"] if t["id"] == "sim_afqmc_02"]
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
     mixture = policy(tmp_path, dedup={"exact": True, "near": {"enabled": False}},
                      formats={"weights": {"zs_opt": 1, "zs_noopt": 1}})
     manifest = build(mini_project, tmp_path / "out", mixture=mixture)
     twin = manifest["tasks"]["sim_twin"]
-    # same rows, same templates; only rows whose hash picked the same template are byte-identical
-    assert twin["dropped"]["duplicate"] >= 1
-    assert twin["rows_written"] + twin["dropped"]["duplicate"] == 30
+    assert twin["dropped"]["duplicate"] == 30 and twin["rows_written"] == 2
     both = pl.concat([rows_of(tmp_path / "out", manifest, t) for t in ("sim_afqmc", "sim_twin")])
     assert both.select("inputs", "targets").n_unique() == both.height
 

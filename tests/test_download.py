@@ -118,7 +118,7 @@ def test_lock_records_sums_that_download_then_verifies(mini_project, server, tmp
 
 
 def test_login_only_source_lists_the_page_and_files(mini_project, tmp_path, capsys):
-    task = set_source(mini_project, manual={
+    task = set_source(mini_project, downloads=[], manual={
         "page": "https://www.luge.ai/#/luge/dataDetail?id=40",
         "files": ["doctor_dataset/doctor_train.json", "train.json"]})
     data = tmp_path / "raw"
@@ -127,7 +127,7 @@ def test_login_only_source_lists_the_page_and_files(mini_project, tmp_path, caps
     lines = []
     assert run_download(mini_project, [task], data, lines.append) is False
     printed = capsys.readouterr().out
-    assert ("sim_afqmc: log in at https://www.luge.ai/#/luge/dataDetail?id=40 and place under "
+    assert ("sim_afqmc: get by hand from https://www.luge.ai/#/luge/dataDetail?id=40 and place under "
             f"{data / 'sim_afqmc'}/: doctor_dataset/doctor_train.json\n") in printed
 
 

@@ -70,8 +70,11 @@ def test_template_error_stops_the_build_before_any_row(mini_project, tmp_path):
     (mini_project.samples_dir / "sim_afqmc" / "train.json").write_text("not json", "utf-8")
     with pytest.raises(TemplateError) as error:
         build(mini_project, tmp_path / "out")
-    assert str(error.value) == ("templates/sim_afqmc.yaml: template 'sim_afqmc_03': target line 1: "
-                                "No filter named 'nosuchfilter'.")
+    assert str(error.value) == (
+        "templates/sim_afqmc.yaml: template 'sim_afqmc_03': target: refused: filter "
+        "'nosuchfilter' is not allowed; allowed: abc, abc_inline, circled, dunhao, first, huo, "
+        "jiayi, join, last, length, letter_of, lines, list, lower, map, numbered, reject, "
+        "rejectattr, replace, select, selectattr, trim, unique, upper")
 
 
 def test_undecodable_file_names_byte_offset_and_encoding(mini_project):

@@ -31,18 +31,18 @@ def test_lint_reports_every_problem_with_file_and_line(mini_project):
     edit_templates(mini_project, break_templates)
     problems = [str(p) for p in lint_task(mini_project, "sim_afqmc")]
     assert problems == [
-        "templates/sim_afqmc.yaml:61: template 'sim_afqmc_07': unknown variable 'sentense1'; "
+        "templates/sim_afqmc.yaml:59: template 'sim_afqmc_07': unknown variable 'sentense1'; "
         "did you mean 'sentence1'? (declared: sentence1, sentence2, label, options)",
-        "templates/sim_afqmc.yaml:36: template 'sim_afqmc_04': too similar to 'sim_afqmc_01' "
+        "templates/sim_afqmc.yaml:33: template 'sim_afqmc_04': too similar to 'sim_afqmc_01' "
         "(0.94 > 0.8); vary the wording, where the instruction sits, or the output form",
-        "templates/sim_afqmc.yaml:49: template 'sim_afqmc_05': input's fixed text is 0% Chinese; "
+        "templates/sim_afqmc.yaml:46: template 'sim_afqmc_05': input's fixed text is 0% Chinese; "
         "write the instruction in Chinese",
         "templates/sim_afqmc.yaml: no template shows the options (choices_in_prompt); add at least "
         "one that does",
     ] + [f"templates/sim_afqmc.yaml:{line}: template 'sim_afqmc_{n:02d}': the input shows "
          "{{ options }} but choices_in_prompt is false, so its records would be tagged as having "
          "no options; set choices_in_prompt: true"
-         for line, n in ((4, 1), (21, 3), (37, 4), (76, 9))]
+         for line, n in ((4, 1), (21, 3), (34, 4), (74, 9))]
 
 
 def test_lint_finds_render_failures_and_constant_outputs(mini_project):

@@ -19,18 +19,19 @@ REPO = "flanzh-org/chinese-flan"
 
 
 @pytest.fixture
-def hub(monkeypatch, tmp_path):
+def hub(monkeypatch, tmp_path, request):
     """The test hub, with huggingface_hub pointed at it: online (conftest sets offline mode for
     every other test), Xet off (its own switch, so uploads take the plain LFS route the server
     implements), no telemetry (it would fetch a registry from huggingface.co), a token in
     HF_TOKEN, and any connection that is not to 127.0.0.1 refused."""
     from huggingface_hub import constants
 
-    server = HubServer(token=TOKEN).start()
+    token = getattr(request, "param", TOKEN)      # parametrize indirectly for another token
+    server = HubServer(token=token).start()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("HF_TOKEN", token)
     real_connect = socket.socket.connect
 
     def loopback_only(sock, address):
@@ -185,7 +186,8 @@ def test_dry_run_prints_the_operations_and_changes_nothing(hub, folder):
 def test_server_error_mid_commit_leaves_the_remote_unchanged(hub, folder):
     run(folder)
     shard = folder / "data/sim_afqmc/train-00000-of-00003.parquet"
-    pl.read_parquet(shard).head(5).write_parquet(shard)
+    pl.read_parquet(shard).with_columns(pl.col("targets").str.replace("相同", "一样")) \
+        .write_parquet(shard)
     head, files = hub.head(REPO), hub.files(REPO)
     hub.fail("commit", status=500)
     with pytest.raises(PushError) as error:
@@ -316,3 +318,152 @@ def test_cli_takes_the_endpoint_from_hf_endpoint(hub, folder, monkeypatch):
     assert text.splitlines()[0] == (f"dry run: push {folder} -> {hub.endpoint}/datasets/{REPO} "
                                     "(revision main)")
     assert REPO not in hub.state.repos
+
+
+# hostile or damaged folders (issue 19): nothing outside the folder, and nothing damaged, is sent
+
+def edit_manifest(folder, change):
+    import json
+
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), "utf-8")
+
+
+@pytest.mark.parametrize("field, value, where, why", [
+    ("rejects_file", "ABS", "$.rejects_file", "is absolute; push only uploads files inside FOLDER"),
+    ("report", ["report/report.md", "../secret.txt"], "$.report[1]",
+     "goes up a folder with '..'; push only uploads files inside FOLDER"),
+    ("shard", "data/../../secret.txt", "$.tasks.sim_afqmc.shards[0]",
+     "goes up a folder with '..'; push only uploads files inside FOLDER"),
+])
+def test_push_refuses_manifest_paths_outside_the_folder(hub, folder, tmp_path, field, value,
+                                                        where, why):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2\n", "utf-8")
+    value = str(secret) if value == "ABS" else value
+
+    def change(manifest):
+        if field == "shard":
+            manifest["tasks"]["sim_afqmc"]["shards"][0] = value
+        else:
+            manifest[field] = value
+
+    edit_manifest(folder, change)
+    shown = value[1] if isinstance(value, list) else value
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value) == (f"{folder}/manifest.json: {where}: '{shown}' "
+                                f"{why.replace('FOLDER', str(folder))}; rebuild the folder; "
+                                "nothing was uploaded")
+    assert hub.requests == [] and REPO not in hub.state.repos
+
+
+def test_push_refuses_a_symlink_in_the_folder_pointing_outside(hub, folder, tmp_path):
+    import os
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2\n", "utf-8")
+    (folder / "rejects.jsonl").unlink()
+    os.symlink(secret, folder / "rejects.jsonl")
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value) == (
+        f"{folder}/manifest.json: $.rejects_file: 'rejects.jsonl' resolves to {secret.resolve()}, "
+        f"outside {folder}; push only uploads files inside the folder; rebuild the folder; "
+        "nothing was uploaded")
+    assert hub.requests == []
+
+
+def test_push_cli_names_a_dotdot_report_path_without_a_traceback(hub, folder, monkeypatch):
+    edit_manifest(folder, lambda m: m.update(report=["../x.md"]))
+    code, text = cli(["push", str(folder), "--repo-id", REPO, "--endpoint", hub.endpoint],
+                     monkeypatch)
+    assert code == 1 and "Traceback" not in text
+    assert text == (f"Error: {folder}/manifest.json: $.report[0]: '../x.md' goes up a folder with "
+                    f"'..'; push only uploads files inside {folder}; rebuild the folder; nothing "
+                    "was uploaded\n")
+
+
+def test_a_truncated_shard_is_refused_before_anything_is_uploaded(hub, folder):
+    shard = folder / "data/sim_afqmc/train-00001-of-00003.parquet"
+    shard.write_bytes(shard.read_bytes()[:-100])
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value).startswith(f"{shard}: not a readable parquet file (")
+    assert str(error.value).endswith("); rebuild the folder; nothing was uploaded")
+    assert hub.requests == []
+
+
+def test_shards_whose_rows_differ_from_the_manifest_are_refused(hub, folder):
+    shard = folder / "data/sim_afqmc/train-00001-of-00003.parquet"
+    pl.read_parquet(shard).head(3).write_parquet(shard)
+    with pytest.raises(PushError) as error:
+        run(folder, dry_run=True)
+    assert str(error.value) == (f"{folder}: task sim_afqmc: its shards hold 23 rows but "
+                                "manifest.json says 30 were written; rebuild the folder; "
+                                "nothing was uploaded")
+    assert hub.requests == []
+
+
+def test_an_unreadable_manifest_is_a_clear_error(hub, folder):
+    (folder / "manifest.json").write_text('{"tasks": ', "utf-8")
+    with pytest.raises(PushError) as error:
+        run(folder)
+    assert str(error.value).startswith(f"{folder}/manifest.json: not valid JSON (")
+
+
+PLAIN_TOKEN = "plain-Secret-4711-not-hf-shaped"
+STATUS = {"commit": 500, "preupload": 403, "repo_info": 400}     # codes the client does not retry
+
+
+@pytest.mark.parametrize("hub", [TOKEN, PLAIN_TOKEN], indirect=True)
+@pytest.mark.parametrize("route", ["commit", "preupload", "repo_info"])
+def test_debug_tracebacks_never_show_a_token_the_hub_echoes_back(hub, folder, monkeypatch,
+                                                                 caplog, route):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    token = hub.state.token
+    hub.fail(route, status=STATUS[route], echo_auth=True)
+    code, text = cli(["--debug", "push", str(folder), "--repo-id", REPO, "--endpoint",
+                      hub.endpoint], monkeypatch)
+    assert code == 1
+    assert "Traceback (most recent call last)" in text and "PushError" in text
+    assert "Authorization: ***" in text     # the echo arrived, scrubbed
+    for shown in (text, caplog.text):
+        assert token not in shown and token[3:] not in shown
+    # and without --debug, the one-line error is scrubbed too
+    hub.fail(route, status=STATUS[route], echo_auth=True)
+    code, text = cli(["push", str(folder), "--repo-id", REPO, "--endpoint", hub.endpoint],
+                     monkeypatch)
+    assert code == 1 and "\nError: " in "\n" + text and "Traceback" not in text
+    assert token not in text and token[3:] not in text
+
+
+def test_scrub_removes_known_tokens_and_token_shapes(monkeypatch):
+    from flanzh.redact import scrub
+
+    monkeypatch.setenv("HF_TOKEN", PLAIN_TOKEN)
+    assert scrub(f"x {PLAIN_TOKEN} y") == "x *** y"
+    assert scrub("headers {'authorization': 'Bearer abc.def-123'}") == \
+        "headers {'authorization': '***'}"
+    assert scrub("Authorization: Bearer qwerty1234 sent") == "Authorization: *** sent"
+    assert scrub("sent Bearer qwerty1234") == "sent Bearer ***"
+    assert scrub("token hf_AbCdEfGh12345 leaked") == "token hf_*** leaked"
+
+
+def test_log_records_are_scrubbed_while_the_cli_runs(monkeypatch, caplog):
+    import logging
+
+    from flanzh.redact import scrubbed_logs
+
+    monkeypatch.setenv("HF_TOKEN", PLAIN_TOKEN)
+    caplog.set_level(logging.DEBUG)
+    with scrubbed_logs(None):
+        logging.getLogger("some.library").debug("sent headers %s", {"authorization": "Bearer x1"})
+        logging.getLogger("some.library").warning("token is %s", PLAIN_TOKEN)
+    logging.getLogger("some.library").warning("after: %s", "plain")
+    assert [r.getMessage() for r in caplog.records] == [
+        "sent headers {'authorization': '***'}", "token is ***", "after: plain"]

@@ -233,3 +233,193 @@ def test_cleaning_is_counted_in_the_manifest(built):
     assert tasks["senti_bdci2019"]["cleaned"] == {"debris:content": 1}
     assert tasks["nli_ocnli"]["cleaned"]["fullwidth_punct:sentence1"] > 0
     assert "cleaned" in tasks["sim_afqmc"] and tasks["sim_afqmc"]["cleaned"] == {}
+
+
+# ---------------------------------------------------------------- item 6: the options flag
+
+def test_biomedical_templates_print_their_options_and_are_tagged_so(project):
+    # every qa_chinese_biomedical template prints the row's own options (options_text, ...):
+    # the review found all 13 tagged zs_noopt because the task has no `choices`
+    from flanzh.formats import plan_task
+    from flanzh.mixture import FormatPolicy
+
+    task = load_task(project, "qa_chinese_biomedical")
+    assert task.option_fields == ("options_text", "options_inline", "option_list")
+    assert [t.id for t in task.templates if not t.choices_in_prompt] == []
+    frame = pl.DataFrame({KEY: [str(i) for i in range(40)]})
+    policy = FormatPolicy(weights={"zs_opt": 1.0, "zs_noopt": 1.0, "fs_opt": 1.0, "fs_noopt": 1.0},
+                          max_exemplars=3, exemplar_pool=0.2)
+    formats = set(plan_task(task, frame, 0, policy, quota=None).items["format"])
+    assert formats == {"zs_opt", "fs_opt"}
+
+
+def test_options_flag_must_follow_the_rendering_both_ways(copy_task):
+    project = copy_task("qa_chinese_biomedical")
+    set_template(project, "qa_chinese_biomedical", "qa_chinese_biomedical_04",
+                 choices_in_prompt=None)
+    assert messages(project, "qa_chinese_biomedical") == [
+        "the input shows the options (options_inline) but choices_in_prompt is false, so its "
+        "records would be tagged as having no options; set choices_in_prompt: true"]
+    # the other way: a template that prints one candidate, not the list
+    project = copy_task("sim_afqmc")
+    set_template(project, "sim_afqmc", "sim_afqmc_01",
+                 input="{{ sentence1 }}\n{{ sentence2 }}\n这两句话的意思是“{{ options[0] }}”吗？\n")
+    assert ("choices_in_prompt is true but the input never prints the whole option list (one "
+            "candidate such as options[0] is not the list), so its records would be tagged as "
+            "having options; print them or set choices_in_prompt: false"
+            ) in messages(project, "sim_afqmc")
+
+
+def test_option_fields_are_checked_against_the_spec(copy_task):
+    from flanzh.errors import SpecError
+
+    project = copy_task("qa_chinese_biomedical")
+    spec = project.specs_dir / "qa_chinese_biomedical.yaml"
+    text = spec.read_text("utf-8")
+    spec.write_text(text.replace("option_fields: [options_text, options_inline, option_list]",
+                                 "option_fields: [options_txt]"), "utf-8")
+    with pytest.raises(SpecError) as error:
+        load_task(project, "qa_chinese_biomedical")
+    assert ("task_specs/qa_chinese_biomedical.yaml: $.option_fields[0]: 'options_txt' is not a "
+            "declared field") in error.value.problems
+    # without option_fields (as the task was), choices_in_prompt is refused
+    spec.write_text(text.replace("option_fields: [options_text, options_inline, option_list]\n",
+                                 ""), "utf-8")
+    with pytest.raises(SpecError) as error:
+        load_task(project, "qa_chinese_biomedical")
+    assert ("templates/qa_chinese_biomedical.yaml: $.templates[0].choices_in_prompt: the task "
+            "declares no choices and no option_fields") in error.value.problems
+
+
+def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
+    from flanzh.errors import TemplateError
+    from flanzh.render import compile_templates
+
+    project = copy_task("qa_chinese_biomedical")
+    set_template(project, "qa_chinese_biomedical", "qa_chinese_biomedical_02",
+                 input="问题：{{ question }}\n请直接写出正确答案的内容。\n")
+    with pytest.raises(TemplateError) as error:
+        compile_templates(load_task(project, "qa_chinese_biomedical"))
+    assert str(error.value) == (
+        "templates/qa_chinese_biomedical.yaml: template 'qa_chinese_biomedical_02': "
+        "choices_in_prompt is true but the input never prints an option field (options_text, "
+        "options_inline, option_list); print one or set choices_in_prompt: false")
+
+
+def test_a_task_with_choices_and_option_fields_may_show_either(copy_task):
+    from flanzh.render import compile_templates
+
+    project = copy_task("sim_afqmc")
+    spec = project.specs_dir / "sim_afqmc.yaml"
+    text = spec.read_text("utf-8").replace("fields:\n", "fields:\n  laid_out: {from: sentence2}\n", 1)
+    spec.write_text(text + "option_fields: [laid_out]\n", "utf-8")
+    task = load_task(project, "sim_afqmc")
+    # no template prints laid_out; those with choices_in_prompt show {{ options }}, which is
+    # showing the options as well
+    assert len(compile_templates(task)) == len(task.templates)
+
+
+# ---------------------------------------------------------------- item 9: one question reworded
+
+def test_templates_that_all_want_the_same_answer_are_refused(copy_task):
+    # the four math_math23k templates the review found, each answering with the bare equation
+    project = copy_task("math_math23k")
+    for template_id, ask in (("math_math23k_05", "设要求的量为 x，应该列出怎样的方程？"),
+                             ("math_math23k_10", "方程："),
+                             ("math_math23k_13", "请写出得到这个答案的方程。")):
+        set_template(project, "math_math23k", template_id,
+                     input="{{ problem }}\n" + ask + "\n", target="{{ equation }}")
+    assert messages(project, "math_math23k") == [
+        "4 templates (math_math23k_01, math_math23k_05, math_math23k_10, math_math23k_13) give "
+        "the same target on every sample row: they ask for the same answer in the same form (at "
+        "most 3); ask for something else the data holds, or in another form"]
+
+
+def test_advertisegen_as_it_was_is_refused(copy_task):
+    project = copy_task("gen_advertisegen")
+    # three more templates reworded as the review found them: each wants the same copy
+    for template_id, ask in (("gen_advertisegen_02", "商品信息：{{ attribute_text }}\n广告文案："),
+                             ("gen_advertisegen_04", "电商文案生成\n输入（属性表）：{{ content }}"),
+                             ("gen_advertisegen_06", "店主：帮我给这件新款写段广告词吧。\n"
+                                                     "{{ attribute_text }}\n文案助手：")):
+        set_template(project, "gen_advertisegen", template_id, input=ask + "\n",
+                     target="{{ summary }}")
+    found = messages(project, "gen_advertisegen")
+    assert len(found) == 1 and found[0].startswith(
+        "6 templates (gen_advertisegen_01, gen_advertisegen_02, gen_advertisegen_03, "
+        "gen_advertisegen_04, gen_advertisegen_06, gen_advertisegen_10) give the same target")
+
+
+def test_same_answer_rule_leaves_tasks_whose_answer_has_one_form(copy_task):
+    # seven templates of a translation task give the same translation: that is the task
+    from flanzh.quality import same_answer_findings
+
+    project = copy_task("mt_wmt19_en_zh")
+    task = load_task(project, "mt_wmt19_en_zh")
+    rows = [{"a": 1}, {"a": 2}]
+    assert same_answer_findings(task, rows, lambda template, row: ("问", "同一个答案")) == []
+    math = load_task(copy_task("math_math23k"), "math_math23k")
+    found = same_answer_findings(math, rows, lambda template, row: ("问", "同一个答案"))
+    assert len(found) == 1 and found[0].message.startswith(f"{len(math.templates)} templates")
+
+
+# ---------------------------------------------------------------- item 8: DuIE in targets
+
+def _duie(tmp_path, rows):
+    import json
+
+    from flanzh.readers import reader_for
+
+    path = tmp_path / "duie_train.json"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return reader_for("duie").read([path], fmt="duie", encoding="utf-8", options={},
+                                   label="spec.yaml")
+
+
+def _spo(subject, predicate, obj, subject_type="人物", object_type="人物"):
+    return {"predicate": predicate, "subject": subject, "subject_type": subject_type,
+            "object": {"@value": obj}, "object_type": {"@value": object_type}}
+
+
+def test_duie_english_types_are_given_in_chinese(tmp_path):
+    result = _duie(tmp_path, [{"text": "陈松岩，号松岩居士，生于1902年",
+                               "spo_list": [_spo("陈松岩", "号", "松岩居士", object_type="Text")]}])
+    assert result.frame["entities"].to_list()[0] == [
+        {"text": "陈松岩", "type": "人物"}, {"text": "松岩居士", "type": "文本"}]
+    assert "Text" not in str(result.frame.to_dicts())
+
+
+def test_duie_self_triple_drops_its_row_counted(tmp_path):
+    text = "《星河之下》是作家简宁创作的科幻小说，后被改编为同名电视剧"
+    result = _duie(tmp_path, [
+        {"text": text, "spo_list": [_spo("星河之下", "改编自", "星河之下", "影视作品", "作品"),
+                                    _spo("星河之下", "作者", "简宁", "图书作品")]},
+        {"text": text, "spo_list": [_spo("星河之下", "作者", "简宁", "图书作品")]}])
+    assert result.frame[KEY].to_list() == ["2"]
+    assert result.dropped == {"self_triple": 1}
+    assert result.rejects[0]["line"] == 1
+
+
+def test_duie_templates_never_nest_quotes_around_quoted_names(project):
+    # DuIE names carry their own “” (香港电影金像奖“最佳女主角”): a template that quotes a name
+    # or the sentence would print “香港电影金像奖“最佳女主角””
+    import re
+
+    from flanzh.render import compile_templates, render_row
+
+    task = load_task(project, "re_duie2")
+    name = "香港电影金像奖“最佳女主角”"
+    triple = {"subject": "林青", "subject_type": "娱乐人物", "predicate": "获奖", "object": name,
+              "object_type": "奖项", "slots": "时间=1999"}
+    row = {KEY: "1", "text": f"林青凭借“《海》”获得{name}", "triples": [triple],
+           "triples_text": f"（林青，获奖，{name}，时间=1999）", "triples_json": "[]",
+           "predicates": ["获奖"], "pair_subject": "林青", "pair_object": name,
+           "pair_predicates": ["获奖"], "entities": [{"text": "林青", "type": "娱乐人物"},
+                                                   {"text": name, "type": "奖项"}]}
+    nested = re.compile(r"“[^”]*“")
+    for template in compile_templates(task):
+        inputs, targets = render_row(task, row, 0, template)
+        fixed = inputs.replace(row["text"], "").replace(name, "")
+        assert not nested.search(fixed), (template.spec.id, inputs)
+        assert not re.search(r"“" + re.escape(row["text"]) + "”|“" + re.escape(name) + "”",
+                             inputs), template.spec.id

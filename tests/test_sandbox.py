@@ -22,7 +22,9 @@ def set_template(project, index, **fields):
      "templates/sim_afqmc.yaml: template 'sim_afqmc_02': input: refused: access to '__class__'"),
     ("{{ sentence1['__class__'] }}", "refused: access to '__class__'"),
     ("{{ sentence1.upper() }}", "refused: method call '.upper()'; use a filter instead"),
-    ("{% macro m() %}x{% endmacro %}{{ m() }}", "refused: {% macro %} is not allowed in templates"),
+    ("{% macro m() %}x{% endmacro %}{{ m() }}", "refused: {% macro %} is not allowed in templates\n"
+     "templates/sim_afqmc.yaml: template 'sim_afqmc_02': input: refused: calls are not allowed in "
+     "templates; use a filter instead"),
     ("{% include 'other.txt' %}", "refused: {% include %} is not allowed in templates"),
 ])
 def test_python_internals_are_refused_before_any_row(mini_project, source, problem):

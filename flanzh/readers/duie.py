@@ -12,7 +12,12 @@ Every triple's ``subject`` and object ``@value`` must occur in ``text``. DuIE ha
 whose entity is an alias not written in the sentence; such a row is DROPPED, counted as
 ``triple_not_in_text`` (with examples), rather than trimmed to its checkable triples: a trimmed
 row would teach the model to leave out a relation the sentence does state. A labelled row with an
-empty ``spo_list`` is dropped as ``no_triples``. Repeated triples are kept once. A row with a
+empty ``spo_list`` is dropped as ``no_triples``. Repeated triples are kept once.
+
+A triple whose subject is its object (``（星河之下，改编自，星河之下）``: DuIE annotates a work
+adapted from a same-named one this way, 7 of 6,000 real rows) says nothing a reader can use; its
+row is dropped as ``self_triple`` rather than trimmed, for the reason above. DuIE's English value
+types ``Date``, ``Number``, ``Text`` are given in Chinese (日期, 数值, 文本), as every other type is. A row with a
 value of the wrong JSON type (``"subject_type": 5``, an ``object`` that is a plain string) or a
 lone surrogate is dropped and counted as ``wrong_type:<field>`` / ``lone_surrogate:<field>``
 (see ``_rows.py``); a file with no readable row at all fails with the first problem.
@@ -47,6 +52,8 @@ FORMATS = ("duie",)
 SHAPE = ('{"text": str, "spo_list": [{"predicate": str, "subject": str, "subject_type": str, '
          '"object": {"@value": str, ...}, "object_type": {"@value": str, ...}}]}')
 SLOT_NAMES = {"inWork": "作品", "onDate": "时间", "period": "届次", "inArea": "地区"}
+# DuIE's schema names three value types in English among its Chinese ones; targets are Chinese
+TYPE_NAMES = {"Date": "日期", "Number": "数值", "Text": "文本"}
 
 TRIPLE = pl.Struct({"subject": pl.Utf8, "subject_type": pl.Utf8, "predicate": pl.Utf8,
                     "object": pl.Utf8, "object_type": pl.Utf8, "slots": pl.Utf8})
@@ -78,9 +85,10 @@ def _spo(spo, path, line: int, i: int) -> dict:
     slots = {k: v for k, v in obj.items() if k != "@value"}
     if not all(isinstance(v, str) for v in slots.values()):
         shape("object", 'an "object" slot value is not a string')
-    return {"subject": spo["subject"], "subject_type": spo.get("subject_type") or "",
+    subject_type, object_type = spo.get("subject_type") or "", obj_type.get("@value") or ""
+    return {"subject": spo["subject"], "subject_type": TYPE_NAMES.get(subject_type, subject_type),
             "predicate": spo["predicate"], "object": obj["@value"],
-            "object_type": obj_type.get("@value") or "", "_slots": slots}
+            "object_type": TYPE_NAMES.get(object_type, object_type), "_slots": slots}
 
 
 def _kind(value) -> str:
@@ -134,6 +142,8 @@ def labelled_row(text: str, triples: list[dict]) -> tuple[dict | None, str | Non
     if any(not t["subject"] or not t["object"] or t["subject"] not in text
            or t["object"] not in text for t in unique):
         return None, "triple_not_in_text"
+    if any(t["subject"] == t["object"] for t in unique):
+        return None, "self_triple"
     return label_columns(unique), None
 
 
