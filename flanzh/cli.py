@@ -113,9 +113,10 @@ def build(
     max_reject_rate: Annotated[Optional[float], typer.Option(
         "--max-reject-rate", min=0.0, max=1.0,
         help="Fail a task when more of its source rows are rejected (default: spec or 0.5).")] = None,
-    executor: Annotated[str, typer.Option(
+    executor: Annotated[Optional[str], typer.Option(
         "--executor", help="Where per-task units run: serial, process (a local process pool) or "
-        "ray (a local Ray cluster, or the one RAY_ADDRESS names).")] = "serial",
+        "ray (a local Ray cluster, or the one RAY_ADDRESS names). Default: process when more than "
+        "one core is free and the sources are not the bundled samples, else serial.")] = None,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=1, help="Processes or local Ray CPUs (default: the CPU count).")] = None,
 ):
@@ -140,6 +141,11 @@ def build(
     for task in load_tasks(project, ids):    # spec and template errors before the progress bar
         compile_templates(task)
     seed = DEFAULT_SEED if seed is None else seed
+    if executor is None:
+        # The samples are too small to pay for starting worker processes.
+        from .executors import default_executor, free_cores
+
+        executor = "serial" if mode.kind == "samples" else default_executor(free_cores())
     if mixture is None and (project.root / "mixture.yaml").is_file():
         mixture = project.root / "mixture.yaml"
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)

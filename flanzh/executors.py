@@ -31,6 +31,26 @@ RAY_MISSING = ('--executor ray needs Ray, which is not installed; install it wit
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
+def free_cores() -> int:
+    """Cores this process may use that the machine is not already busy with: the CPUs it may
+    run on, less the one-minute load average (rounded down)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:          # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(0, int(cpus - load))
+
+
+def default_executor(free: int) -> str:
+    """``process`` when more than one core is free, else ``serial``. Every executor writes the
+    same bytes, so the choice changes only the time a build takes."""
+    return "process" if free > 1 else "serial"
+
+
 def check_executor(executor: str, workers: int | None = None) -> None:
     """Refuse an unknown engine, a bad worker count or a missing Ray before any work starts."""
     if executor not in EXECUTORS:
@@ -117,11 +137,28 @@ def _run_process(fn, units, workers, on_done) -> list:
     return results
 
 
+_IN_WORKER = False
+
+
+def in_worker() -> bool:
+    """True in a worker of a pool started here (its work does not start pools of its own)."""
+    return _IN_WORKER
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A spawned process pool whose workers exit with the process that started them."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
 def _die_with_parent(parent: int) -> None:
     """In each pool worker: exit as soon as the build that started it is gone (killed with -9, it
     cannot stop its workers itself, and they would run on, orphaned)."""
     import threading
     import time
+
+    global _IN_WORKER
+    _IN_WORKER = True
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import jinja2
 import numpy as np
@@ -34,18 +35,35 @@ RESIDUE_PATTERN = r"\{\{|\{%|\}\}|%\}"
 RESIDUE = re.compile(RESIDUE_PATTERN)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompiledTemplate:
+    """A checked template. Its jinja2 form (``input``, ``target``) is generated when first used:
+    templates with a polars form (``vector``) are rendered in bulk, and turning ~600 templates
+    into Python code that a build never runs was a large part of a small build's time."""
+
     spec: TemplateSpec
-    input: jinja2.Template
-    target: jinja2.Template
+    env: TemplateEnvironment
+    asts: dict
     # (input, target) as polars expressions, when the template is simple enough (vectorise.py)
     vector: tuple[pl.Expr, pl.Expr] | None = None
+
+    @cached_property
+    def input(self) -> jinja2.Template:
+        return _from_ast(self.env, self.asts["input"])
+
+    @cached_property
+    def target(self) -> jinja2.Template:
+        return _from_ast(self.env, self.asts["target"])
 
     @property
     def format(self) -> str:
         """Zero-shot, with or without the options in the prompt."""
         return "zs_opt" if self.spec.choices_in_prompt else "zs_noopt"
+
+
+def _from_ast(env: TemplateEnvironment, ast) -> jinja2.Template:
+    """``env.from_string`` without parsing the source a second time."""
+    return env.template_class.from_code(env, env.compile(ast), env.make_globals(None), None)
 
 
 def allowed_variables(task: Task) -> list[str]:
@@ -59,10 +77,24 @@ def _template_label(task: Task, template: TemplateSpec) -> str:
     return f"{task.templates_label}: template '{template.id}'"
 
 
+# Compiled templates of this process, keyed by the whole task (its repr holds the spec, fields
+# and template texts): a build compiles each task's templates once, not once per use (the CLI's
+# up-front check, the read and the render units). Only the default environment is cached.
+_COMPILED: dict[str, list[CompiledTemplate]] = {}
+
+
 def compile_templates(task: Task, env: TemplateEnvironment | None = None
                       ) -> list[CompiledTemplate]:
     """Compile every template of ``task``; raise TemplateError listing every problem."""
-    env = env or make_environment()
+    if env is not None:
+        return _compile_templates(task, env)
+    key = repr(task)
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile_templates(task, make_environment())
+    return list(_COMPILED[key])
+
+
+def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTemplate]:
     allowed = allowed_variables(task)
     field_types = {name: field.type for name, field in task.fields.items()}
     if task.has_choices:
@@ -71,7 +103,7 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
     for template in task.templates:
         label = _template_label(task, template)
         used: set[str] = set()
-        parts = {}
+        asts = {}
         for part in ("input", "target"):
             source = getattr(template, part)
             try:
@@ -87,7 +119,7 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
                         pass
                 else:
                     used |= meta.find_undeclared_variables(ast)
-                    parts[part] = env.from_string(source)
+                    asts[part] = ast
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(f"{label}: {part} line {exc.lineno}: {exc.message}")
             except RecursionError:          # the parser recurses per bracket
@@ -106,13 +138,24 @@ def compile_templates(task: Task, env: TemplateEnvironment | None = None
             problems.append(f"{label}: choices_in_prompt is true but the input never shows "
                             "{{ options }}; show them through a filter such as "
                             "{{ options | abc }} so their order is shuffled per row")
-        if len(parts) == 2:
+        if len(asts) == 2:
             try:
-                vector = tuple(compile_expression(task, env.parse(getattr(template, part)))
-                               for part in ("input", "target"))
+                vector = tuple(compile_expression(task, asts[part]) for part in ("input", "target"))
             except Unsupported:
                 vector = None
-            compiled.append(CompiledTemplate(template, parts["input"], parts["target"], vector))
+            one = CompiledTemplate(template, env, asts, vector)
+            failed = False
+            for part in ("input", "target") if vector is None else ():
+                try:     # generated now: jinja2 reports some errors (an unknown filter) only here
+                    getattr(one, part)
+                except jinja2.TemplateSyntaxError as exc:
+                    problems.append(f"{label}: {part} line {exc.lineno}: {exc.message}")
+                    failed = True
+                except RecursionError:      # code generation recurses per nesting level
+                    problems.append(f"{label}: {part}: {TOO_DEEP}")
+                    failed = True
+            if not failed:
+                compiled.append(one)
     if problems:
         raise TemplateError("\n".join(problems))
     return compiled
@@ -164,14 +207,77 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
         parts.append(frame)
         dropped += bulk_dropped
     if not bulk_mask.all():
-        frame, row_dropped = _render_rows(task, plan, queries, seed, compiled,
-                                          items.filter(~bulk_mask), max_exemplars)
+        frame, row_dropped = _render_rows_spread(task, plan, queries, seed, compiled,
+                                                 items.filter(~bulk_mask), max_exemplars)
         parts.append(frame)
         dropped += row_dropped
     if not parts:
         return pl.DataFrame(schema=RENDERED_SCHEMA), dropped
     rendered = pl.concat(parts) if len(parts) == 1 else pl.concat(parts).sort("__order")
     return rendered.drop("__order"), dropped
+
+
+# Records on the per-row path in one call before they are spread over worker processes: below
+# this, starting the workers (each imports flanzh and compiles the task's templates) costs more
+# than it saves.
+ROW_PROCESS_MIN = 20_000
+_ROW_POOL: list = []        # [pool, workers] once started; kept for the rest of the process
+
+
+def _row_pool():
+    """This process's pool for the per-row path, None when it would not help: fewer than two
+    free cores, or already inside a worker of a pool (a build's process executor)."""
+    from .executors import free_cores, in_worker, process_pool
+
+    if not _ROW_POOL:
+        workers = 1 if in_worker() else free_cores()
+        if workers < 2:
+            return None
+        import atexit
+
+        pool = process_pool(workers)
+        atexit.register(pool.shutdown, cancel_futures=True)
+        _ROW_POOL.extend([pool, workers])
+    return _ROW_POOL
+
+
+def _render_rows_spread(task: Task, plan, queries: pl.DataFrame, seed: int,
+                        compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int
+                        ) -> tuple[pl.DataFrame, Counter]:
+    """``_render_rows``, split into contiguous runs of records rendered in worker processes when
+    there are enough of them and cores to spare. Each record's text depends on its row alone, so
+    the concatenated runs are the serial result (tested byte for byte)."""
+    default = _COMPILED.get(repr(task))
+    pool = _row_pool() if items.height >= ROW_PROCESS_MIN and default is not None \
+        and [id(c) for c in compiled] == [id(c) for c in default] else None
+    if pool is None:
+        return _render_rows(task, plan, queries, seed, compiled, items, max_exemplars)
+    executor, workers = pool
+    # workers get the pool and the rows their records need, not the whole task
+    bare = replace(plan, queries=plan.queries.clear(), items=plan.items.clear(), shared={})
+    size = -(-items.height // workers)
+    futures = []
+    for start in range(0, items.height, size):
+        run = items.slice(start, size)
+        needed = run["row"].unique().sort()
+        position = pl.DataFrame({"row": needed, "__at": pl.int_range(len(needed), eager=True,
+                                                                      dtype=pl.UInt32)})
+        run = run.join(position, on="row", how="left", maintain_order="left").with_columns(
+            pl.col("__at").cast(run.schema["row"]).alias("row")).drop("__at")
+        futures.append(executor.submit(_render_rows_unit, task, bare, queries[needed], seed,
+                                       run, max_exemplars))
+    frames, dropped = [], Counter()
+    for future in futures:
+        frame, run_dropped = future.result()
+        frames.append(frame)
+        dropped += run_dropped
+    return pl.concat(frames), dropped
+
+
+def _render_rows_unit(task: Task, plan, queries: pl.DataFrame, seed: int, items: pl.DataFrame,
+                      max_exemplars: int) -> tuple[pl.DataFrame, Counter]:
+    """One run of per-row records, in a worker process."""
+    return _render_rows(task, plan, queries, seed, compile_templates(task), items, max_exemplars)
 
 
 def _render_rows(task: Task, plan, queries: pl.DataFrame, seed: int,

@@ -71,9 +71,10 @@ class _Compiler:
     def _item(self, node: nodes.Getitem, fill_none: bool) -> pl.Expr:
         """``list_field[i]`` for a constant i; out of range is an error in jinja2, so null here
         (the row is dropped, as on the jinja2 path)."""
-        if not (isinstance(node.arg, nodes.Const) and type(node.arg.value) is int):
+        index = _int_constant(node.arg)
+        if index is None:
             raise Unsupported("Getitem")
-        items, index = self._list_field(node.node), node.arg.value
+        items = self._list_field(node.node)
         present = (items.list.len() > index) if index >= 0 else (items.list.len() >= -index)
         value = items.list.get(index, null_on_oob=True)
         return pl.when(present).then(value.fill_null("None") if fill_none else value)
@@ -81,6 +82,13 @@ class _Compiler:
     def _number(self, node: nodes.Node) -> pl.Expr:
         """An integer-valued node: ``list | length``, an int field or a constant."""
         if isinstance(node, nodes.Filter) and node.name == "length" and not node.args:
+            field = self.task.fields.get(node.node.name) \
+                if isinstance(node.node, nodes.Name) and self.loop_var is None else None
+            if field is not None and (field.type == "str" or field.label_map is not None):
+                # a missing value is an error in jinja2; required fields are never missing
+                if field.optional:
+                    raise Unsupported("length of an optional text field")
+                return pl.col(field.name).str.len_chars().cast(pl.Int64)
             return self._list_field(node.node).list.len().cast(pl.Int64)
         if isinstance(node, nodes.Name) and node.name in self.task.fields \
                 and self.task.fields[node.name].type == "int":
@@ -159,7 +167,10 @@ class _Compiler:
         if isinstance(node, nodes.Test) and node.name in ("even", "odd") and not node.args:
             number = self._loop_attribute(node.node)
             if number is None:
-                raise Unsupported("test on something other than loop")
+                try:
+                    number = self._number(node.node)
+                except Unsupported:
+                    raise Unsupported("test on something other than loop or a number") from None
             return (number % 2 == 0) if node.name == "even" else (number % 2 == 1)
         if isinstance(node, nodes.Getattr):
             flag = self._loop_attribute(node)
@@ -179,6 +190,14 @@ class _Compiler:
         if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
             return pl.when(self.condition(node.test)).then(self.value(node.expr1)) \
                 .otherwise(self.value(node.expr2))
+        if isinstance(node, nodes.Or):
+            # ``a or b`` is a when a is true (as a condition), else b
+            return pl.when(self.condition(node.left)).then(self.value(node.left)) \
+                .otherwise(self.value(node.right))
+        if isinstance(node, nodes.Concat):
+            # ``~`` shows every operand as text, None as "None"; an operand that fails (null)
+            # fails the whole, as the error does in jinja2
+            return pl.concat_str([self.value(child) for child in node.nodes])
         return self.text(node)
 
     def text(self, node: nodes.Node, fill_none: bool = True) -> pl.Expr:
@@ -275,7 +294,7 @@ _NUMERIC_OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lamb
 def _sliced(items: pl.Expr, bounds: nodes.Slice) -> pl.Expr:
     """``items[start:stop]`` with Python's rules for missing and negative bounds."""
     for bound in (bounds.start, bounds.stop, bounds.step):
-        if bound is not None and not (isinstance(bound, nodes.Const) and type(bound.value) is int):
+        if bound is not None and _int_constant(bound) is None:
             raise Unsupported("slice bounds")
     if bounds.step is not None:
         raise Unsupported("slice step")
@@ -284,13 +303,24 @@ def _sliced(items: pl.Expr, bounds: nodes.Slice) -> pl.Expr:
     def position(bound, default):
         if bound is None:
             return default
-        value = bound.value
+        value = _int_constant(bound)
         return (pl.min_horizontal(pl.lit(value, dtype=pl.Int64), length) if value >= 0
                 else pl.max_horizontal(length + value, pl.lit(0, dtype=pl.Int64)))
 
     start = position(bounds.start, pl.lit(0, dtype=pl.Int64))
     stop = position(bounds.stop, length)
     return items.list.slice(start, pl.max_horizontal(stop - start, pl.lit(0, dtype=pl.Int64)))
+
+
+def _int_constant(node: nodes.Node) -> int | None:
+    """The value of an integer constant; jinja2 parses ``-1`` as Neg(Const(1))."""
+    sign = 1
+    while isinstance(node, (nodes.Neg, nodes.Pos)):
+        sign = -sign if isinstance(node, nodes.Neg) else sign
+        node = node.node
+    if isinstance(node, nodes.Const) and type(node.value) is int:
+        return sign * node.value
+    return None
 
 
 def _concat(parts: list[pl.Expr]) -> pl.Expr:
@@ -307,3 +337,34 @@ def compile_expression(task: Task, ast: nodes.Template) -> pl.Expr:
     if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
         raise Unsupported("refused by the sandbox's policy")
     return _concat(_Compiler(task).statements(ast.body)).str.strip_chars(WHITESPACE)
+
+
+# Why a template stays on the per-row jinja2 path, by what compile_expression refused. Every
+# refusal a repo template hits needs an entry (tests/test_speed.py checks the table in
+# docs/performance.md against the templates).
+ROW_PATH_REASONS = {
+    "not a list[str] field": "loops over, counts or joins a list of records (entities, triples, "
+                             "event arguments) read by attribute; rows would need a struct "
+                             "schema per task",
+    "Assign": "`{% set %}` with `selectattr`/`map`/`reject`/`unique` over records or a dict "
+              "literal: a small query language, kept in jinja2",
+    "attribute": "reads a record's attribute (`entities[0].text`), or indexes with a computed "
+                 "position",
+    "condition Compare": "an `in` test: jinja2 raises on a missing value and drops the row, and "
+                         "a polars form would have to reproduce that error per row",
+    "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
+                                                      "(`for item in attributes if ...`)",
+    "Getitem": "indexes the items of a list of lists inside a loop (`c[0]`, `c[-1]`)",
+    "replace argument": "`replace` with a value that is not a plain text field (the answer "
+                        "idiom of a cloze task)",
+}
+
+
+def row_path_reason(task: Task, asts: list[nodes.Template]) -> str | None:
+    """What keeps a template (its input and target ASTs) on the per-row path, None if nothing."""
+    for ast in asts:
+        try:
+            compile_expression(task, ast)
+        except Unsupported as refused:
+            return str(refused)
+    return None

@@ -1,0 +1,197 @@
+"""What keeps a build fast without changing its output: templates compiled once per process and
+turned into jinja2 code only when a row needs it, and heavy libraries imported only where used.
+(No timings are asserted here; bench/bench.py measures them.)"""
+
+import os
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from conftest import PROJECT
+from flanzh.readers import KEY
+from flanzh.render import compile_templates
+from flanzh.specs import load_task
+
+HEAVY = ("datasets", "matplotlib", "ray", "huggingface_hub", "pandas")
+
+
+def test_templates_are_compiled_once_per_process():
+    task = load_task(PROJECT, "sim_afqmc")
+    first = compile_templates(task)
+    again = compile_templates(load_task(PROJECT, "sim_afqmc"))     # an equal task, loaded anew
+    assert [id(c) for c in again] == [id(c) for c in first]
+    again.pop()                                    # callers get their own list
+    assert len(compile_templates(task)) == len(first)
+
+
+def test_vectorised_templates_get_jinja2_code_only_when_used(monkeypatch):
+    import flanzh.render
+
+    monkeypatch.setattr(flanzh.render, "_COMPILED", {})     # not the ones earlier tests rendered
+    compiled = compile_templates(load_task(PROJECT, "sim_afqmc"))
+    bulk = [c for c in compiled if c.vector is not None]
+    assert bulk
+    assert all("input" not in vars(c) and "target" not in vars(c) for c in bulk)
+    one = bulk[0]
+    row = {"sentence1": "花呗怎么还款", "sentence2": "借呗如何还钱", "label": "相同",
+           "options": ["相同", "不同"]}
+    assert one.input.render(row).strip()
+    assert "input" in vars(one) and one.input is one.input
+
+
+def _modules_after(code: str) -> list[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('LOADED:', *(m for m "
+                          f"in {HEAVY!r} if m in sys.modules))"],
+                         capture_output=True, text=True, env=env, cwd=PROJECT.root, check=True)
+    last = out.stdout.splitlines()[-1].split()
+    assert last[0] == "LOADED:", out.stdout
+    return last[1:]
+
+
+def test_cli_import_and_help_do_not_import_heavy_libraries():
+    assert _modules_after("import flanzh.cli") == []
+    help_run = ("import sys\nfrom flanzh.cli import main\nsys.argv = ['flanzh', '--help']\n"
+                "try:\n    main()\nexcept SystemExit:\n    pass")
+    # main() looks up the hub token (huggingface_hub) so that nothing printed can show it
+    assert [m for m in _modules_after(help_run) if m != "huggingface_hub"] == []
+    build_help = help_run.replace("'--help'", "'build', '--help'")
+    assert [m for m in _modules_after(build_help) if m != "huggingface_hub"] == []
+
+
+def test_the_build_modules_import_no_heavy_library():
+    # the pipeline imports datasets only to read a source that needs it, and matplotlib only
+    # when it writes the report's plots
+    assert _modules_after("import flanzh.pipeline, flanzh.sources, flanzh.report") == []
+
+
+@pytest.mark.parametrize("task_id, template_id, field, values", [
+    # `a or "..."` and `("..." ~ a ~ "...") if a else "..."` over present, empty and missing
+    ("qa_chinese_biomedical", "qa_chinese_biomedical_01", "subject", ["内科学", "", None]),
+    ("mrc_cmrc2018", "mrc_cmrc2018_05", "title", ["长江", "", None]),
+    # `label if sentence | length is even else options[0]`, on even and odd lengths
+    ("cls_tnews", "cls_tnews_06", "sentence", ["四个汉字", "五个汉字呀"]),
+    ("ner_msra", "ner_msra_07", "persons", [["张三", "李四"], [], None]),
+    # negative indices and slice bounds (`history[-1]`, `history[:-1]`) on 3, 1 and 0 turns
+    ("dlg_douban", "dlg_douban_10", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+    ("dlg_douban", "dlg_douban_11", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+    ("dlg_kdconv", "dlg_kdconv_06", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+])
+def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, values):
+    """`or`, `~`, `is even` on a text length, negative constants: the polars form equals jinja2 on the values that
+    take each branch (the samples need not hold all of them)."""
+    from test_tasks import sample_rows
+
+    from flanzh.formats import ITEMS_SCHEMA, Plan
+    from flanzh.pipeline import DEFAULT_SEED
+    from flanzh.render import render_plan
+
+    task = load_task(PROJECT, task_id)
+    compiled = compile_templates(task)
+    assert [c.vector is not None for c in compiled if c.spec.id == template_id] == [True]
+    rows = sample_rows(task)[:4]
+    rows = [{**row, field: value, KEY: f"{row[KEY]}-{i}"}
+            for i, value in enumerate(values) for row in rows]
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    items = pl.DataFrame([(r, t, "zs_opt" if c.spec.choices_in_prompt else "zs_noopt", 0)
+                          for t, c in enumerate(compiled) if c.vector for r in range(len(rows))],
+                         schema=ITEMS_SCHEMA, orient="row")
+    plan = Plan(frame, frame.clear(), items, {}, 0)
+    fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
+    slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
+    assert fast[1] == slow[1]
+    assert fast[0].to_dicts() == slow[0].to_dicts()
+    assert fast[0].height > 0
+
+
+START, END = "<!-- per-row templates: start -->", "<!-- per-row templates: end -->"
+
+
+def row_path_table() -> str:
+    from flanzh.sandbox import make_environment
+    from flanzh.specs import load_tasks
+    from flanzh.vectorise import ROW_PATH_REASONS, row_path_reason
+
+    env = make_environment()
+    lines = ["| task | template | refused construct | why it stays row by row |", "|---|---|---|---|"]
+    total = 0
+    for task in load_tasks(PROJECT):
+        for template in task.templates:
+            total += 1
+            refused = row_path_reason(task, [env.parse(template.input), env.parse(template.target)])
+            if refused is not None:
+                assert refused in ROW_PATH_REASONS, (
+                    f"{task.id}/{template.id} is refused for {refused!r}: vectorise it, or add a "
+                    "reason to ROW_PATH_REASONS in flanzh/vectorise.py")
+                lines.append(f"| {task.id} | {template.id} | {refused} | "
+                             f"{ROW_PATH_REASONS[refused]} |")
+    return f"{len(lines) - 2} of {total} templates render row by row:\n\n" + "\n".join(lines)
+
+
+def test_every_per_row_template_has_a_written_reason_in_the_docs():
+    docs = (PROJECT.root / "docs" / "performance.md").read_text("utf-8")
+    assert START in docs and END in docs
+    written = docs.split(START)[1].split(END)[0].strip()
+    expected = row_path_table()
+    assert written == expected, ("docs/performance.md's per-row table is out of date; put this "
+                                 f"between its markers:\n{expected}")
+
+
+def test_the_process_pool_is_the_default_when_more_than_one_core_is_free():
+    from flanzh.executors import default_executor, free_cores
+
+    assert [default_executor(n) for n in (0, 1, 2, 8)] == ["serial", "serial", "process", "process"]
+    assert 0 <= free_cores() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("args, free, expected", [
+    (["--data-dir", "{data}"], 2, "process"),
+    (["--data-dir", "{data}"], 1, "serial"),
+    (["--data-dir", "{data}", "--executor", "serial"], 2, "serial"),
+    ([], 2, "serial"),                     # the bundled samples: workers cost more than they save
+])
+def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expected):
+    from typer.testing import CliRunner
+
+    import flanzh.executors
+    import flanzh.pipeline
+    from flanzh.cli import app
+
+    used = {}
+
+    def fake_build(project, out, **kwargs):
+        used["executor"] = kwargs["executor"]
+        raise SystemExit(0)
+
+    monkeypatch.setattr(flanzh.executors, "free_cores", lambda: free)
+    monkeypatch.setattr(flanzh.pipeline, "build", fake_build)
+    args = [a.format(data=tmp_path) for a in args]
+    CliRunner().invoke(app, ["build", "--tasks", "sim_afqmc", "--out", str(tmp_path / "o"), *args])
+    assert used == {"executor": expected}
+
+
+def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, tmp_path):
+    import flanzh.executors
+    import flanzh.render as render
+    from flanzh.pipeline import build
+
+    tasks = ["ner_cluener", "re_duie2", "ee_tianchi_doclevel_attr", "dlg_chinese_persona_chat"]
+    build(PROJECT, tmp_path / "serial", task_ids=tasks)
+    monkeypatch.setattr(render, "_ROW_POOL", [])
+    monkeypatch.setattr(render, "ROW_PROCESS_MIN", 1)
+    monkeypatch.setattr(flanzh.executors, "free_cores", lambda: 2)
+    try:
+        build(PROJECT, tmp_path / "spread", task_ids=tasks)
+        assert render._ROW_POOL and render._ROW_POOL[1] == 2       # the pool did the rendering
+    finally:
+        if render._ROW_POOL:
+            render._ROW_POOL[0].shutdown()
+    shards = sorted(p.relative_to(tmp_path / "serial")
+                    for p in (tmp_path / "serial" / "data").rglob("*.parquet"))
+    assert len(shards) >= len(tasks)
+    for shard in shards:
+        assert (tmp_path / "spread" / shard).read_bytes() == (tmp_path / "serial" / shard).read_bytes()
+    manifest = (tmp_path / "serial" / "manifest.json").read_text("utf-8")
+    assert (tmp_path / "spread" / "manifest.json").read_text("utf-8") == manifest
