@@ -29,18 +29,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from flanzh.checks import check_records  # noqa: E402
-from flanzh.decontaminate import EvalIndex, decontaminate  # noqa: E402
-from flanzh.dedup import near_duplicate_flags  # noqa: E402
-from flanzh.mixture import load_mixture  # noqa: E402
-from flanzh.normalise import normalise  # noqa: E402
-from flanzh.pipeline import TaskResult, render_task  # noqa: E402
+from flanzh.build.pipeline import render_task  # noqa: E402
+from flanzh.build.unit import TaskResult  # noqa: E402
+from flanzh.build.writer import PARQUET_OPTIONS  # noqa: E402
+from flanzh.corpus.decontaminate import EvalIndex, decontaminate  # noqa: E402
+from flanzh.corpus.near_dedup import near_duplicate_flags  # noqa: E402
 from flanzh.project import Project  # noqa: E402
-from flanzh.readers import KEY  # noqa: E402
-from flanzh.render import compile_templates, render_frame  # noqa: E402
-from flanzh.specs import load_task  # noqa: E402
-from flanzh.textnorm import normalise_texts  # noqa: E402
-from flanzh.writer import PARQUET_OPTIONS  # noqa: E402
+from flanzh.read.normalise import normalise  # noqa: E402
+from flanzh.read.readers import KEY  # noqa: E402
+from flanzh.read.textnorm import normalise_texts  # noqa: E402
+from flanzh.render.checks import check_records  # noqa: E402
+from flanzh.render.templates import compile_templates, render_frame  # noqa: E402
+from flanzh.spec.mixture import load_mixture  # noqa: E402
+from flanzh.spec.specs import load_task  # noqa: E402
 from planted import flattened, planted_cases, precision_recall  # noqa: E402
 
 COMMON = "花呗借呗余额宝账单额度还款分期利息逾期提前手续费银行卡绑定冻结解除自动扣款失败原因怎么办可以吗为什么"

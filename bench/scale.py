@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import flanzh.pipeline as pipeline  # noqa: E402
-from flanzh.mixture import Mixture, load_mixture, target_shares  # noqa: E402
+import flanzh.build.pipeline as pipeline  # noqa: E402
 from flanzh.project import Project  # noqa: E402
-from flanzh.readers import GROUP, KEY, ReadResult  # noqa: E402
-from flanzh.specs import load_tasks  # noqa: E402
+from flanzh.read.readers import GROUP, KEY, ReadResult  # noqa: E402
+from flanzh.spec.mixture import Mixture, load_mixture, target_shares  # noqa: E402
+from flanzh.spec.specs import load_tasks  # noqa: E402
 
 STAGES = ("read", "decontaminate", "near-dedup", "render", "exact-dedup", "write", "report")
 
@@ -211,7 +211,7 @@ def main() -> None:
           "(target <= 1.5x)")
 
     from bench import baseline_render_check, synthetic_rows
-    from flanzh.specs import load_task
+    from flanzh.spec.specs import load_task
 
     task = load_task(project, "sim_afqmc")
     raw = synthetic_rows(args.baseline_rows)

@@ -50,7 +50,7 @@ def _categories() -> list[str]:
     """OpenBA's task types, from the spec schema (read here so `new-task --help` lists them)."""
     import json
 
-    schema = Path(__file__).parent / "schemas" / "task_spec.schema.json"
+    schema = Path(__file__).parent / "spec" / "schemas" / "task_spec.schema.json"
     return json.loads(schema.read_text("utf-8"))["properties"]["category"]["enum"]
 
 
@@ -60,7 +60,7 @@ AVAILABLE = "available"
 def _task_ids(project, tasks: Optional[str], data_dir: Optional[Path]) -> list[str]:
     """The ids ``--tasks`` names; every task for ``available`` (narrowed once the policy is
     known, by _available)."""
-    from .specs import task_ids
+    from .spec.specs import task_ids
 
     if tasks == AVAILABLE:
         if data_dir is None:
@@ -72,8 +72,8 @@ def _task_ids(project, tasks: Optional[str], data_dir: Optional[Path]) -> list[s
 
 def _available(project, ids: list[str], mode, policy, doctor: bool = False) -> list[str]:
     """The tasks whose files are all present; one line for each task skipped."""
-    from .sources import available_tasks
-    from .specs import load_tasks
+    from .read.sources import available_tasks
+    from .spec.specs import load_tasks
 
     ready, skipped = available_tasks(project, load_tasks(project, ids), mode,
                                      with_eval=policy.decontamination["enabled"])
@@ -123,12 +123,12 @@ def build(
     """Build the corpus (default: every task, from the bundled samples, offline)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .mixture import load_mixture
-    from .pipeline import DEFAULT_SEED, progress_total
-    from .pipeline import build as run_build
-    from .sources import SourceMode
-    from .render import compile_templates
-    from .specs import load_tasks, task_ids
+    from .spec.mixture import load_mixture
+    from .build.pipeline import DEFAULT_SEED, progress_total
+    from .build.pipeline import build as run_build
+    from .read.sources import SourceMode
+    from .render.templates import compile_templates
+    from .spec.specs import load_tasks, task_ids
 
     if data_dir is not None and from_hub:
         raise FlanzhError("--data-dir and --from-hub are two different sources; pick one")
@@ -179,8 +179,8 @@ def validate(
 ):
     """Check every spec and template file; exit 0 only when all are valid."""
     from .errors import SpecError, TemplateError
-    from .render import compile_templates
-    from .specs import load_task, task_ids
+    from .render.templates import compile_templates
+    from .spec.specs import load_task, task_ids
 
     project = _project()
     problems, ids = [], tasks or task_ids(project)
@@ -207,9 +207,9 @@ def preview(
 ):
     """Render real rows (the bundled sample, or your files with --data-dir) so you can read the
     Chinese output."""
-    from .pipeline import DEFAULT_SEED
-    from .preview import preview_rows
-    from .sources import SourceMode
+    from .build.pipeline import DEFAULT_SEED
+    from .contrib.preview import preview_rows
+    from .read.sources import SourceMode
 
     _offline()
     mode = SourceMode("data_dir", data_dir) if data_dir else SourceMode()
@@ -237,11 +237,11 @@ def doctor(
     has, and what the build would make of its first rows; exit 1 when a task is not ready."""
     from rich.console import Console
 
-    from .doctor import run
-    from .mixture import load_mixture
-    from .pipeline import DEFAULT_SEED
-    from .sources import SourceMode
-    from .specs import load_tasks
+    from .contrib.doctor import run
+    from .spec.mixture import load_mixture
+    from .build.pipeline import DEFAULT_SEED
+    from .read.sources import SourceMode
+    from .spec.specs import load_tasks
 
     _offline()
     project = _project()
@@ -268,8 +268,8 @@ def doctor(
 @app.command()
 def lint(tasks: Annotated[Optional[list[str]], typer.Argument(help="Task ids (default: all).")] = None):
     """Every check CI makes on specs, templates and samples; exit 1 on any problem."""
-    from .lint import lint as run_lint
-    from .specs import task_ids
+    from .contrib.lint import lint as run_lint
+    from .spec.specs import task_ids
 
     _offline()
     project = _project()
@@ -287,10 +287,10 @@ def new_task(
         "--category", help="One of OpenBA's task types: " + ", ".join(_categories()) + ".")],
     fmt: Annotated[str, typer.Option(
         "--format", help="Raw format: jsonl, json, csv, tsv, parquet, lines_by_label, or a reader "
-        "in flanzh/readers/ (its FORMATS).")],
+        "in flanzh/read/readers/ (its FORMATS).")],
 ):
     """Scaffold a task's spec, template file and sample; then fill in what `flanzh lint` reports."""
-    from .scaffold import new_task as scaffold
+    from .contrib.scaffold import new_task as scaffold
 
     for path in scaffold(_project(), task_id, category, fmt):
         typer.echo(f"created {path}")
@@ -301,8 +301,8 @@ def new_task(
 def catalog(check: Annotated[bool, typer.Option(
         "--check", help="Fail if a generated doc is stale.")] = False):
     """Write the generated docs: docs/tasks.md (specs), docs/spec.md and docs/mixture.md
-    (schemas), docs/drop-reasons.md (flanzh/reasons.py)."""
-    from .catalog import generated_docs
+    (schemas), docs/drop-reasons.md (flanzh/spec/reasons.py)."""
+    from .contrib.catalog import generated_docs
 
     project = _project()
     docs = generated_docs(project)
@@ -325,7 +325,7 @@ def catalog(check: Annotated[bool, typer.Option(
 def stats(folder: Annotated[Path, typer.Argument(help="A built output folder.")] = Path("out")):
     """Per task and per category: target and realised share, rows, templates and formats used,
     gold-label distribution, drops by reason."""
-    from .report import stats_text
+    from .build.report import stats_text
 
     typer.echo(stats_text(_read_manifest(folder)), nl=False)
 
@@ -333,7 +333,7 @@ def stats(folder: Annotated[Path, typer.Argument(help="A built output folder.")]
 @app.command()
 def report(folder: Annotated[Path, typer.Argument(help="A built output folder.")] = Path("out")):
     """(Re)write the quality report (tables and plots) into FOLDER/report/."""
-    from .report import write_report
+    from .build.report import write_report
 
     for name in write_report(folder, _read_manifest(folder)):
         typer.echo(f"wrote {folder / name}")
@@ -343,7 +343,7 @@ def _read_manifest(folder: Path) -> dict:
     import json
 
     from .errors import BuildError
-    from .writer import MANIFEST
+    from .build.writer import MANIFEST
 
     path = Path(folder) / MANIFEST
     if not path.is_file():
@@ -370,7 +370,7 @@ def push(
     """Publish FOLDER to a hub dataset repo in one commit: skips files the hub already has,
     merges the dataset card, keeps remote files it did not produce (unless --delete-stale).
     The token comes from HF_TOKEN or `hf auth login`."""
-    from .push import push as run_push
+    from .publish.push import push as run_push
 
     run_push(folder, repo_id, private=private, revision=revision, dry_run=dry_run,
              delete_stale=delete_stale, endpoint=endpoint, message=message, echo=typer.echo)
@@ -391,7 +391,7 @@ def export(
     """Write the records as JSON lines for fine-tuning tools (alpaca, sharegpt, OpenAI-style
     messages, prompt/completion, or the records as-is); tasks without records are skipped; see
     docs/export.md."""
-    from .export import export as run_export
+    from .publish.export import export as run_export
 
     result = run_export(folder, fmt, out, per_task=per_task, tasks=_split_ids(tasks),
                         system=system)
@@ -410,8 +410,8 @@ def download(
 ):
     """Fetch each task's raw files (resumable, checked against sources.lock) and list what must
     be placed by hand."""
-    from .download import run_download
-    from .specs import load_tasks
+    from .read.download import run_download
+    from .spec.specs import load_tasks
 
     project = _project()
     selected = load_tasks(project, _split_ids(tasks))
@@ -432,8 +432,8 @@ def lock(
 ):
     """Download every source once and record its size and sha256, and each hub revision's
     commit, in sources.lock (needs the network)."""
-    from .download import run_lock
-    from .specs import load_tasks
+    from .read.download import run_lock
+    from .spec.specs import load_tasks
 
     project = _project()
     run_lock(project, load_tasks(project, _split_ids(tasks)), typer.echo, endpoint,
@@ -443,7 +443,7 @@ def lock(
 @app.command("list")
 def list_tasks():
     """Every task: category, template count, source, license."""
-    from .specs import load_tasks
+    from .spec.specs import load_tasks
 
     tasks = load_tasks(_project())
     width = max((len(t.id) for t in tasks), default=4)
@@ -463,13 +463,13 @@ def _print_traceback(exc: BaseException) -> None:
     token: a hub error can repeat the Authorization header back."""
     import traceback
 
-    from .redact import scrub
+    from .publish.redact import scrub
 
     sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
 
 
 def main() -> None:
-    from .redact import scrubbed_logs
+    from .publish.redact import scrubbed_logs
 
     try:
         with scrubbed_logs(None):       # no log record shows the hub token
@@ -478,7 +478,7 @@ def main() -> None:
         if _state["debug"]:
             _print_traceback(exc)
             sys.exit(1)
-        from .redact import scrub
+        from .publish.redact import scrub
 
         for line in scrub(str(exc)).splitlines() or [type(exc).__name__]:
             typer.echo(f"Error: {line}", err=True)

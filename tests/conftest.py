@@ -22,7 +22,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 from flanzh.project import Project
-from flanzh.specs import task_ids
+from flanzh.spec.specs import task_ids
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = Project(REPO)
@@ -47,7 +47,7 @@ def mini_project(tmp_path) -> Project:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """One build of every task on the bundled samples, shared by the tests that only read it."""
-    from flanzh.pipeline import build
+    from flanzh.build.pipeline import build
 
     out = tmp_path_factory.mktemp("built") / "out"
     manifest = build(PROJECT, out)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from flanzh.build.pipeline import build
 from flanzh.errors import BuildError
-from flanzh.pipeline import build
 
 
 def good(i, label="1"):

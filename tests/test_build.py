@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 
 from conftest import PROJECT, TASK_IDS
+from flanzh.build.pipeline import build
 from flanzh.errors import BuildError, SourceError
-from flanzh.pipeline import build
-from flanzh.records import RECORD_SCHEMA
-from flanzh.sources import SourceMode
+from flanzh.read.sources import SourceMode
+from flanzh.render.records import RECORD_SCHEMA
 
 
 def test_layout_and_manifest(built):

@@ -8,11 +8,12 @@ import pytest
 import yaml
 
 from conftest import REPO
-from flanzh.card import (BEGIN, END, build_command, commercial_use, hf_license, merge_card, render_card,
-                         size_category, split_card)
-from flanzh.mixture import load_mixture
-from flanzh.pipeline import build
+from flanzh.build.card import (BEGIN, END, build_command, merge_card, render_card, size_category,
+                               split_card)
+from flanzh.build.pipeline import build
 from flanzh.project import Project
+from flanzh.spec.licences import commercial_use, hf_license
+from flanzh.spec.mixture import load_mixture
 
 TASKS = ("sim_afqmc", "cls_tnews")
 
@@ -247,10 +248,11 @@ def test_a_task_without_records_gets_no_config():
 
 
 def test_every_spec_licence_gives_card_metadata_the_hub_allows(project):
-    """Each metadata value is in the hub's allowed lists (flanzh/schemas/hub_metadata.json, with
+    """Each metadata value is in the hub's allowed lists (flanzh/spec/schemas/hub_metadata.json, with
     their source), for every licence in the specs; `other` comes with a license_name."""
-    from flanzh.card import HUB_METADATA, card_header
-    from flanzh.specs import load_tasks
+    from flanzh.spec.licences import HUB_METADATA
+    from flanzh.build.card import card_header
+    from flanzh.spec.specs import load_tasks
 
     tasks = load_tasks(project)
     manifest = {"totals": {"rows_written": 60_000_000_000}, "tasks": {

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from conftest import PROJECT, REPO
+from flanzh.build.pipeline import build
 from flanzh.errors import SpecError
-from flanzh.formats import few_shot_prompt
-from flanzh.mixture import load_mixture
-from flanzh.pipeline import build
+from flanzh.render.formats import few_shot_prompt
+from flanzh.spec.mixture import load_mixture
 
 
 def write_rows(path, rows):
@@ -213,8 +213,8 @@ def test_decontamination_removes_exactly_what_a_plain_set_lookup_removes():
     real 13-gram overlaps (a 2-letter alphabet makes them common)."""
     import random
 
-    from flanzh.decontaminate import EvalIndex
-    from flanzh.textnorm import normalise_texts
+    from flanzh.corpus.decontaminate import EvalIndex
+    from flanzh.read.textnorm import normalise_texts
 
     rng = random.Random(5)
     alphabet = "花呗"

@@ -10,10 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from flanzh import decontaminate as decon
-from flanzh.decontaminate import EvalIndex, decontaminate
-from flanzh.textnorm import (COMPOSING_STARTERS, DELETED, PER_CHARACTER_RANGES, SLOW,
-                             normalise_texts, normalised_codepoints, per_character_table)
+from flanzh.corpus import decontaminate as decon
+from flanzh.corpus.decontaminate import EvalIndex, decontaminate
+from flanzh.read.textnorm import (COMPOSING_STARTERS, DELETED, PER_CHARACTER_RANGES, SLOW,
+                                  normalise_texts, normalised_codepoints, per_character_table)
 
 
 def rebuilt(texts) -> list[str]:

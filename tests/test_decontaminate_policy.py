@@ -13,15 +13,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from flanzh.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
-                                  read_extra_eval_file)
+from flanzh.build.pipeline import build
+from flanzh.build.report import stats_text
+from flanzh.corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
+                                         read_extra_eval_file)
 from flanzh.errors import SpecError
-from flanzh.mixture import load_mixture
-from flanzh.pipeline import build
 from flanzh.project import Project
-from flanzh.report import stats_text
-from flanzh.specs import load_task
-from flanzh.textnorm import DELETED, normalise_texts, per_character_table
+from flanzh.read.textnorm import DELETED, normalise_texts, per_character_table
+from flanzh.spec.mixture import load_mixture
+from flanzh.spec.specs import load_task
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -371,7 +371,7 @@ def records(out: Path, manifest: dict, task_id: str) -> pl.DataFrame:
 
 
 def test_benchmark_splits_stay_out_of_training_unless_the_policy_includes_them(tmp_path):
-    from flanzh.card import render_card
+    from flanzh.build.card import render_card
 
     project = Project(REPO)
     tasks = ["nli_xnli_zh", "qa_xquad_zh", "sim_afqmc"]

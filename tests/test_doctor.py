@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from conftest import PROJECT
 from flanzh.cli import app, main
-from flanzh.doctor import (JSON_CONCATENATED, JSON_DOCUMENT, JSON_LINES, JSON_ONE_LINE,
-                           TEXT_BLOCKS, TEXT_LINES, _copy_prefix, sniff)
-from flanzh.normalise import normalise
-from flanzh.sources import SourceMode, read_split
-from flanzh.specs import load_task
+from flanzh.contrib.doctor import (JSON_CONCATENATED, JSON_DOCUMENT, JSON_LINES, JSON_ONE_LINE,
+                                   TEXT_BLOCKS, TEXT_LINES, _copy_prefix, sniff)
+from flanzh.read.normalise import normalise
+from flanzh.read.sources import SourceMode, read_split
+from flanzh.spec.specs import load_task
 
 SAMPLES = PROJECT.samples_dir
 
@@ -329,7 +329,7 @@ def test_preview_renders_rows_of_the_users_files(tmp_path):
 
 
 def test_a_json_document_too_large_to_read_is_named_not_read(monkeypatch):
-    from flanzh import doctor
+    from flanzh.contrib import doctor
 
     monkeypatch.setattr(doctor, "WHOLE_DOCUMENT_MAX", 1000)
     [report] = doctor.check(PROJECT, [load_task(PROJECT, "nli_cinlid")], SourceMode())

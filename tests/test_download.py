@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from file_server import FileServer
 from flanzh.cli import app
-from flanzh.download import (LOCK_FILE, download_task, load_lock, lock_task, run_download,
-                             save_lock)
 from flanzh.errors import SourceError
-from flanzh.specs import load_task
-from flanzh.sources import hub_revision
+from flanzh.read.download import (LOCK_FILE, download_task, load_lock, lock_task, run_download,
+                                  save_lock)
+from flanzh.read.sources import hub_revision
+from flanzh.spec.specs import load_task
 
 TRAIN = "".join(json.dumps({"sentence1": f"花呗怎么还款{i}", "sentence2": f"怎么还花呗{i}",
                             "label": str(i % 2)}, ensure_ascii=False) + "\n" for i in range(300))

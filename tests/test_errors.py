@@ -4,12 +4,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from flanzh.build.pipeline import build
 from flanzh.cli import app, main
 from flanzh.errors import SourceError, SpecError, TemplateError
-from flanzh.pipeline import build
-from flanzh.render import compile_templates
-from flanzh.sources import SourceMode, read_split
-from flanzh.specs import load_task
+from flanzh.read.sources import SourceMode, read_split
+from flanzh.render.templates import compile_templates
+from flanzh.spec.specs import load_task
 
 
 def edit_yaml(path, change):
@@ -124,7 +124,7 @@ def test_unpinned_hub_revision_unresolvable_offline_says_how_to_lock_it(mini_pro
 def test_normalise_names_a_missing_source_column(mini_project):
     edit_yaml(mini_project.specs_dir / "sim_afqmc.yaml",
               lambda s: s["fields"].update(sentence1={"from": "text_a"}))
-    from flanzh.normalise import normalise
+    from flanzh.read.normalise import normalise
 
     task = load_task(mini_project, "sim_afqmc")
     with pytest.raises(SourceError) as error:

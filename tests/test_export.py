@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from flanzh.build.pipeline import build
 from flanzh.cli import app
 from flanzh.errors import BuildError
-from flanzh.export import default_output, export
-from flanzh.pipeline import build
+from flanzh.publish.export import default_output, export
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import REPO
+from flanzh.build.pipeline import build
 from flanzh.cli import app
 from flanzh.errors import BuildError
-from flanzh.export import export
-from flanzh.pipeline import build
+from flanzh.publish.export import export
 
 from test_corpus import clone_task
 

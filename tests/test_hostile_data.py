@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flanzh.build.pipeline import build
 from flanzh.errors import FlanzhError, SourceError, SpecError
-from flanzh.normalise import normalise
-from flanzh.pipeline import build
 from flanzh.project import Project
-from flanzh.readers import flat
-from flanzh.sources import SourceMode, read_split
-from flanzh.specs import load_task
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import flat
+from flanzh.read.sources import SourceMode, read_split
+from flanzh.spec.specs import load_task
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = ["sentence1", "sentence2", "label"]
@@ -119,7 +119,7 @@ def test_labels_and_numbers_are_read_as_written(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text('{"a": 1, "b": 0.50, "c": 1e3, "d": true, "e": "007"}\n'
                     '{"a": 2, "b": 2, "c": 7, "d": false, "e": 8}\n', "utf-8")
-    from flanzh.specs import FieldSpec
+    from flanzh.spec.specs import FieldSpec
 
     fields = {name: FieldSpec(name, name, "str", label_map={"1": "是"}) for name in "abcde"}
     frame = flat.read([path], fmt="jsonl", encoding="utf-8", options={}, label="t",
@@ -167,7 +167,7 @@ def test_a_csv_row_with_extra_cells_is_counted_with_its_line(tmp_path, fmt):
 
 
 def test_a_csv_int_field_with_text_is_wrong_type(tmp_path):
-    from flanzh.specs import FieldSpec
+    from flanzh.spec.specs import FieldSpec
 
     path = tmp_path / "t.csv"
     path.write_text("n,text\n1,甲\nabc,乙\n3,丙\n", "utf-8")
@@ -437,7 +437,7 @@ def test_a_reader_refuses_a_codec_that_does_not_decode_bytes(tmp_path, encoding)
 def test_a_line_of_control_characters_is_a_counted_row_not_a_blank_line(tmp_path):
     """str.strip() takes \\x1c for whitespace, so such a line vanished uncounted (found by the
     line-count property test); only ASCII blanks make a line blank now."""
-    from flanzh.readers.tolerant import read_json_lines
+    from flanzh.read.readers.tolerant import read_json_lines
 
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"a": "1"}\n\x1c\n  \n{"a": "2"}\n')

@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 import yaml
 
+from flanzh.build.pipeline import build
 from flanzh.errors import BuildError, PushError, SpecError
-from flanzh.pipeline import build
 
 
 def tree(folder):
@@ -106,7 +106,7 @@ def test_a_source_edited_with_the_same_size_and_mtime_is_read_again(mini_project
 
 
 def test_flat_files_are_read_from_their_content_not_a_library_cache(tmp_path):
-    from flanzh.readers import flat
+    from flanzh.read.readers import flat
 
     source = tmp_path / "train.jsonl"
     source.write_text('{"a": "甲"}\n', "utf-8")
@@ -195,9 +195,9 @@ def test_an_empty_lock_file_left_by_a_killed_build_is_taken_over(mini_project, t
 
 KILL_AFTER_CALL = textwrap.dedent("""
     import os, pathlib, signal, sys
-    import flanzh.writer as writer
+    import flanzh.build.writer as writer
     from pathlib import Path
-    from flanzh.pipeline import build
+    from flanzh.build.pipeline import build
     from flanzh.project import Project
     root, out, nth, seed = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     calls = [0]
@@ -292,7 +292,7 @@ def test_ray_runs_from_the_folder_that_holds_a_checkout_named_flanzh(tmp_path):
     (tmp_path / "flanzh" / "flanzh").mkdir(parents=True)        # git clone .../flanzh
     (tmp_path / "flanzh" / "README.md").write_text("a checkout")
     script = textwrap.dedent("""
-        from flanzh.cache import fingerprint
+        from flanzh.build.cache import fingerprint
         from flanzh.executors import run_units
         print(run_units(fingerprint, ["a"], executor="ray", workers=1) == [fingerprint("a")])
     """)
@@ -389,7 +389,7 @@ def test_a_task_named_twice_is_built_once(mini_project, tmp_path, monkeypatch, c
     main()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert list(manifest["tasks"]) == ["sim_afqmc"]
-    from flanzh.mixture import load_mixture
+    from flanzh.spec.mixture import load_mixture
     policy = load_mixture(mini_project.root / "mixture.yaml")
     once = build(mini_project, tmp_path / "once", task_ids=["sim_afqmc"], mixture=policy)
     assert manifest["tasks"] == once["tasks"]
@@ -402,7 +402,7 @@ def test_a_task_named_twice_is_built_once(mini_project, tmp_path, monkeypatch, c
 def _mixture(tmp_path, **changes):
     path = tmp_path / "mixture.yaml"
     path.write_text(yaml.safe_dump(changes), "utf-8")
-    from flanzh.mixture import load_mixture
+    from flanzh.spec.mixture import load_mixture
     return load_mixture(path, "mixture.yaml")
 
 
@@ -465,7 +465,7 @@ def _first_shard(folder):
     ("directory", "is listed in manifest.json but is not a file; rebuild the folder"),
 ])
 def test_export_names_a_damaged_shard(folder, tmp_path, damage, problem):
-    from flanzh.export import export
+    from flanzh.publish.export import export
 
     shard = _first_shard(folder)
     path = folder / shard
@@ -505,7 +505,7 @@ def test_export_names_a_damaged_shard(folder, tmp_path, damage, problem):
      "folder"),
 ])
 def test_export_names_an_invalid_manifest(folder, tmp_path, text, problem):
-    from flanzh.export import export
+    from flanzh.publish.export import export
 
     (folder / "manifest.json").write_text(text)
     with pytest.raises(BuildError) as error:
@@ -515,7 +515,7 @@ def test_export_names_an_invalid_manifest(folder, tmp_path, text, problem):
 
 @pytest.mark.parametrize("target", ["manifest.json", "README.md", "notes.jsonl", "data"])
 def test_export_never_writes_into_the_built_folder(folder, target):
-    from flanzh.export import export
+    from flanzh.publish.export import export
 
     before = tree(folder)
     with pytest.raises(BuildError) as error:
@@ -526,7 +526,7 @@ def test_export_never_writes_into_the_built_folder(folder, target):
 
 
 def test_export_on_a_full_disk_says_so(folder, tmp_path, monkeypatch):
-    from flanzh import export as export_module
+    from flanzh.publish import export as export_module
 
     def no_space(self, obj):
         raise OSError(errno.ENOSPC, "No space left on device")

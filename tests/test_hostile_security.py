@@ -8,11 +8,11 @@ import os
 import pytest
 import yaml
 
+from flanzh.build.pipeline import build
+from flanzh.contrib.lint import lint
 from flanzh.errors import SourceError, SpecError
-from flanzh.lint import lint
-from flanzh.pipeline import build
-from flanzh.sources import SourceMode, read_split
-from flanzh.specs import load_task
+from flanzh.read.sources import SourceMode, read_split
+from flanzh.spec.specs import load_task
 
 
 def edit_spec(project, change):
@@ -168,11 +168,11 @@ from jinja2.exceptions import SecurityError  # noqa: E402
 
 from conftest import PROJECT  # noqa: E402
 from flanzh.errors import TemplateError  # noqa: E402
-from flanzh.normalise import normalise  # noqa: E402
-from flanzh.render import _ROW_ERRORS, compile_templates, render_row  # noqa: E402
-from flanzh.sandbox import (MAX_DEPTH, MAX_RENDER_SECONDS, MAX_TEXT_CHARS,  # noqa: E402
-                            OVER_OUTPUT, OVER_TEXT, make_environment, render_bounded)
-from flanzh.specs import TemplateSpec  # noqa: E402
+from flanzh.read.normalise import normalise  # noqa: E402
+from flanzh.render.sandbox import (MAX_DEPTH, MAX_RENDER_SECONDS, MAX_TEXT_CHARS, OVER_OUTPUT,
+                                   OVER_TEXT, make_environment, render_bounded)
+from flanzh.render.templates import _ROW_ERRORS, compile_templates, render_row  # noqa: E402
+from flanzh.spec.specs import TemplateSpec  # noqa: E402
 
 LABEL = "templates/sim_afqmc.yaml: template 't'"
 TASK = load_task(PROJECT, "sim_afqmc")
@@ -491,7 +491,7 @@ def test_lint_reports_a_template_over_the_time_bound_once(mini_project):
 
 
 def test_the_vectorised_compiler_accepts_nothing_the_sandbox_refuses():
-    from flanzh.vectorise import Unsupported, compile_expression
+    from flanzh.render.vectorise import Unsupported, compile_expression
 
     env = make_environment()
     for source in ("{{ sentence1 | random }}", "{{ sentence1.upper() }}",

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from flanzh.build.pipeline import build
 from flanzh.errors import BuildError
-from flanzh.pipeline import build
 from test_corpus import clone_task
 
 
@@ -27,7 +27,7 @@ def test_kill_9_keeps_previous_output_and_next_build_resumes(mini_project, tmp_p
     build(mini_project, out, task_ids=["sim_afqmc"])
     before = tree(out)
     script = textwrap.dedent(f"""
-        import time, flanzh.pipeline as p
+        import time, flanzh.build.pipeline as p
         from pathlib import Path
         from flanzh.project import Project
         original = p.render_task
@@ -50,7 +50,7 @@ def test_kill_9_keeps_previous_output_and_next_build_resumes(mini_project, tmp_p
     assert tree(out) == before                                   # previous output intact
     assert (tmp_path / "out.lock").read_text() == str(process.pid)   # stale lock left behind
 
-    import flanzh.pipeline as pipeline
+    import flanzh.build.pipeline as pipeline
 
     reads = []
     original = pipeline.read_split
@@ -74,7 +74,7 @@ def test_changing_one_template_rebuilds_only_that_task(mini_project, tmp_path, m
     before = path.read_text("utf-8")
     path.write_text(before.replace("{{ sentence1 }}", "「{{ sentence1 }}」", 1), "utf-8")
     assert path.read_text("utf-8") != before
-    import flanzh.pipeline as pipeline
+    import flanzh.build.pipeline as pipeline
 
     rendered = []
     original = pipeline.render_plan
@@ -105,7 +105,7 @@ def test_a_rebuild_with_nothing_changed_writes_nothing(mini_project, tmp_path, m
     out = tmp_path / "out"
     first = build(mini_project, out)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    import flanzh.pipeline as pipeline
+    import flanzh.build.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "StagedOutput", lambda *a: pytest.fail("rebuilt"))
     assert build(mini_project, out) == first

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flanzh.cli import app
 from flanzh.errors import SourceError
-from flanzh.readers import lines_by_label
+from flanzh.read.readers import lines_by_label
 
 LABEL = "task_specs/senti_toy.yaml"
 

@@ -5,10 +5,10 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import PROJECT
-from flanzh.catalog import CATALOG, render_catalog
 from flanzh.cli import app
-from flanzh.lint import lint_task
-from flanzh.scaffold import new_task
+from flanzh.contrib.catalog import CATALOG, render_catalog
+from flanzh.contrib.lint import lint_task
+from flanzh.contrib.scaffold import new_task
 
 
 def edit_templates(project, change):

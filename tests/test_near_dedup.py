@@ -1,4 +1,4 @@
-"""Near-duplicate detection across tasks (flanzh.dedup.NearDuplicates): planted duplicates are
+"""Near-duplicate detection across tasks (flanzh.corpus.near_dedup.NearDuplicates): planted duplicates are
 found, what must not be flagged is not, pathological buckets stay cheap, the numpy shingle
 hashes equal a plain Python definition, and the flags agree with the former implementation
 (one rensa RMinHash object a row, rensa's RMinHashLSH) except where the true Jaccard similarity is
@@ -13,10 +13,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from flanzh import dedup
-from flanzh.dedup import NearDuplicates, near_duplicate_flags
+from flanzh.corpus import near_dedup as dedup
+from flanzh.corpus.near_dedup import NearDuplicates, near_duplicate_flags
 from flanzh.hashing import mix
-from flanzh.textnorm import normalise_texts
+from flanzh.read.textnorm import normalise_texts
 
 SETTINGS = dict(threshold=0.85, ngram=5, num_perm=128)
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]

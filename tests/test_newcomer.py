@@ -17,7 +17,7 @@ def test_version():
 
 
 def test_new_task_help_lists_every_category():
-    schema = json.loads((REPO / "flanzh" / "schemas" / "task_spec.schema.json").read_text("utf-8"))
+    schema = json.loads((REPO / "flanzh" / "spec" / "schemas" / "task_spec.schema.json").read_text("utf-8"))
     result = CliRunner().invoke(app, ["new-task", "--help"], env={"COLUMNS": "400"})
     assert result.exit_code == 0
     text = " ".join(result.output.split())
@@ -27,7 +27,7 @@ def test_new_task_help_lists_every_category():
 
 def test_generated_docs_are_current():
     from conftest import PROJECT
-    from flanzh.catalog import generated_docs
+    from flanzh.contrib.catalog import generated_docs
 
     for name, text in generated_docs(PROJECT).items():
         path = PROJECT.root / name
@@ -36,7 +36,7 @@ def test_generated_docs_are_current():
 
 
 def test_every_schema_key_says_what_it_does():
-    from flanzh.reference import _load, _rows
+    from flanzh.contrib.reference import _load, _rows
 
     for name in ("task_spec.schema.json", "templates.schema.json", "mixture.schema.json"):
         schema, rows = _load(name), []
@@ -46,8 +46,8 @@ def test_every_schema_key_says_what_it_does():
 
 
 def test_spec_reference_lists_every_filter_and_test():
-    from flanzh.reference import render_reference
-    from flanzh.sandbox import ALLOWED_FILTERS, ALLOWED_TESTS
+    from flanzh.contrib.reference import render_reference
+    from flanzh.render.sandbox import ALLOWED_FILTERS, ALLOWED_TESTS
 
     text = render_reference("docs/spec.md")
     for name in ALLOWED_FILTERS | ALLOWED_TESTS:
@@ -56,7 +56,7 @@ def test_spec_reference_lists_every_filter_and_test():
 
 
 def test_split_filter_takes_the_part_before_a_mark():
-    from flanzh.sandbox import make_environment
+    from flanzh.render.sandbox import make_environment
 
     env = make_environment()
     template = env.from_string("{{ note | split('★') | first }}")
@@ -64,7 +64,7 @@ def test_split_filter_takes_the_part_before_a_mark():
 
 
 def test_every_drop_reason_a_sample_build_counts_is_documented(built):
-    from flanzh.reasons import known
+    from flanzh.spec.reasons import known
 
     _, manifest = built
     reasons = {r for t in manifest["tasks"].values() for r in t["dropped"]}
@@ -74,14 +74,14 @@ def test_every_drop_reason_a_sample_build_counts_is_documented(built):
 def test_every_reason_a_reader_passes_literally_is_documented():
     import re
 
-    from flanzh.reasons import known
+    from flanzh.spec.reasons import known
 
     pattern = re.compile(r"""\.(?:reject|skip)\(\s*f?["']([a-z_]+:?)""")
     found = {m.group(1) for path in (REPO / "flanzh").rglob("*.py")
              for m in pattern.finditer(path.read_text("utf-8"))}
     assert len(found) > 30
     missing = sorted(r for r in found if not known(r if not r.endswith(":") else r + "x"))
-    assert not missing, f"add to flanzh/reasons.py: {', '.join(missing)}"
+    assert not missing, f"add to flanzh/spec/reasons.py: {', '.join(missing)}"
 
 
 def test_the_minimal_reader_in_contributing_works(tmp_path):
@@ -92,7 +92,7 @@ def test_the_minimal_reader_in_contributing_works(tmp_path):
 
     text = (REPO / "CONTRIBUTING.md").read_text("utf-8")
     block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
-    code = textwrap.dedent(block).replace("from . import", "from flanzh.readers import") \
+    code = textwrap.dedent(block).replace("from . import", "from flanzh.read.readers import") \
         .replace("from ..encoding import", "from flanzh.encoding import")
     namespace: dict = {}
     exec(compile(code, "CONTRIBUTING.md", "exec"), namespace)
@@ -109,7 +109,7 @@ def test_a_row_too_long_for_its_template_is_rendered_with_one_that_fits(mini_pro
     (targets_too_long) although other templates fit; now it is kept with the first that does."""
     import yaml
 
-    from flanzh.pipeline import build
+    from flanzh.build.pipeline import build
 
     path = mini_project.templates_dir / "sim_afqmc.yaml"
     document = yaml.safe_load(path.read_text("utf-8"))

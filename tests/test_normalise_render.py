@@ -6,12 +6,12 @@ import polars as pl
 import pytest
 
 from conftest import PROJECT
-from flanzh import options
 from flanzh.errors import SourceError
-from flanzh.normalise import normalise
-from flanzh.readers import KEY
-from flanzh.render import compile_templates, render_frame
-from flanzh.specs import load_task
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import KEY
+from flanzh.render import options
+from flanzh.render.templates import compile_templates, render_frame
+from flanzh.spec.specs import load_task
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_template_choice_is_seeded_and_spreads(afqmc):
 
 
 def test_braces_inside_field_values_are_not_template_residue(afqmc):
-    from flanzh.checks import check_records
+    from flanzh.render.checks import check_records
 
     rows = frame([{"sentence1": "{{ 花呗 }}怎么还", "sentence2": "花呗如何还款", "label": "1"}])
     normalised, _, _ = normalise(afqmc, rows, "train")
@@ -104,7 +104,7 @@ def test_braces_inside_field_values_are_not_template_residue(afqmc):
 
 
 def test_record_checks_count_each_failure(afqmc):
-    from flanzh.checks import check_records
+    from flanzh.render.checks import check_records
 
     base = {KEY: "k", "__split": "train", "template_id": "t", "format": "zs_opt",
             "__options": ["相同", "不同"], "__check_choice": True, "__braces_in_fields": False}

@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from conftest import REPO
+from flanzh.build.pipeline import build
+from flanzh.build.report import stats_text
 from flanzh.errors import SpecError
-from flanzh.mixture import Mixture, cap_for, load_mixture, quotas, target_shares
-from flanzh.pipeline import build
-from flanzh.report import stats_text
-from flanzh.specs import load_tasks
+from flanzh.spec.mixture import Mixture, cap_for, load_mixture, quotas, target_shares
+from flanzh.spec.specs import load_tasks
 
 from test_corpus import policy, rows_of
 

@@ -8,15 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT
-from flanzh.checks import check_records
-from flanzh.decontaminate import EvalIndex
-from flanzh.normalise import normalise
-from flanzh.readers import KEY, chid, squad
-from flanzh.readers.tolerant import read_json_lines
-from flanzh.render import render_frame
-from flanzh.specs import load_task
-from flanzh.textnorm import normalise_text, normalise_texts, normalised_codepoints
-from flanzh.transforms import join_cjk_spaces, split_sentences, truncate
+from flanzh.corpus.decontaminate import EvalIndex
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import KEY, chid, squad
+from flanzh.read.readers.tolerant import read_json_lines
+from flanzh.read.textnorm import normalise_text, normalise_texts, normalised_codepoints
+from flanzh.read.transforms import join_cjk_spaces, split_sentences, truncate
+from flanzh.render.checks import check_records
+from flanzh.render.templates import render_frame
+from flanzh.spec.specs import load_task
 
 CHINESE = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 TRICKY = st.sampled_from(["，", "。", "！", "？", "；", "：", "“", "”", "（", "）", "……", "——",

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flanzh.card import BEGIN, END, merge_card
+from flanzh.build.card import BEGIN, END, merge_card
+from flanzh.build.pipeline import build
 from flanzh.errors import PushError
-from flanzh.pipeline import build
-from flanzh.push import push
+from flanzh.publish.push import push
 from hub_server import HubServer
 
 TOKEN = "hf_FlanzhTestTokenDoNotLeak0123456789"
@@ -443,7 +443,7 @@ def test_debug_tracebacks_never_show_a_token_the_hub_echoes_back(hub, folder, mo
 
 
 def test_scrub_removes_known_tokens_and_token_shapes(monkeypatch):
-    from flanzh.redact import scrub
+    from flanzh.publish.redact import scrub
 
     monkeypatch.setenv("HF_TOKEN", PLAIN_TOKEN)
     assert scrub(f"x {PLAIN_TOKEN} y") == "x *** y"
@@ -457,7 +457,7 @@ def test_scrub_removes_known_tokens_and_token_shapes(monkeypatch):
 def test_log_records_are_scrubbed_while_the_cli_runs(monkeypatch, caplog):
     import logging
 
-    from flanzh.redact import scrubbed_logs
+    from flanzh.publish.redact import scrubbed_logs
 
     monkeypatch.setenv("HF_TOKEN", PLAIN_TOKEN)
     caplog.set_level(logging.DEBUG)

@@ -1,4 +1,4 @@
-"""Lint rules for records a fine-tuner would reject (flanzh/quality.py), each shown failing on the
+"""Lint rules for records a fine-tuner would reject (flanzh/contrib/quality.py), each shown failing on the
 template the corpus review quoted, and the length policy that drops instead of cutting."""
 
 import shutil
@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from conftest import REPO
-from flanzh.lint import lint_task
-from flanzh.normalise import normalise
+from flanzh.contrib.lint import lint_task
 from flanzh.project import Project
-from flanzh.readers import KEY
-from flanzh.specs import load_task
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import KEY
+from flanzh.spec.specs import load_task
 
 
 @pytest.fixture
@@ -148,15 +148,15 @@ def test_on_cut_drop_removes_the_row_and_counts_it(project):
 def test_few_shot_exemplars_are_distinct_documents_other_than_the_query(project, tmp_path):
     """mrc_cmrc2018 asks several questions of one passage: the review found the same passage 2-3
     times in 11 of 12 few-shot prompts. Exemplars are now distinct documents, one row of each."""
-    from flanzh.pipeline import build
-    from flanzh.specs import load_task as load
+    from flanzh.build.pipeline import build
+    from flanzh.spec.specs import load_task as load
 
     path = tmp_path / "mixture.yaml"
     document = yaml.safe_load((REPO / "mixture.yaml").read_text("utf-8"))
     document["formats"] = {"weights": {"fs_opt": 1, "fs_noopt": 1}, "max_exemplars": 3,
                            "exemplar_pool": 0.5}
     path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
-    from flanzh.mixture import load_mixture
+    from flanzh.spec.mixture import load_mixture
     manifest = build(project, tmp_path / "out", task_ids=["mrc_cmrc2018"],
                      mixture=load_mixture(path), use_cache=False)
     frame = pl.concat([pl.read_parquet(tmp_path / "out" / s)
@@ -164,7 +164,7 @@ def test_few_shot_exemplars_are_distinct_documents_other_than_the_query(project,
     few = frame.filter(pl.col("exemplars") >= 2)
     assert few.height >= 3
     task = load(project, "mrc_cmrc2018")
-    from flanzh.sources import SourceMode, read_split
+    from flanzh.read.sources import SourceMode, read_split
     rows = read_split(project, task, "train", SourceMode()).frame
     contexts = [c for c in rows["context"].unique().to_list() if c]
     for inputs in few["inputs"]:
@@ -173,8 +173,8 @@ def test_few_shot_exemplars_are_distinct_documents_other_than_the_query(project,
 
 
 def test_exemplar_draws_take_one_row_per_document():
-    from flanzh.formats import ITEMS_SCHEMA, Plan, exemplar_rows
-    from flanzh.readers import GROUP
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan, exemplar_rows
+    from flanzh.read.readers import GROUP
 
     pool = pl.DataFrame({KEY: [str(i) for i in range(11)],
                          GROUP: ["a", "a", "a", "b", "b", "b", "c", "c", None, "d", "e"]})
@@ -191,7 +191,7 @@ def test_exemplar_draws_take_one_row_per_document():
 def test_a_bitext_file_without_blank_lines_is_not_one_document(tmp_path):
     """WikiTitles: one title pair a line, no article breaks. As one group, the file formed no
     exemplar pool, so OpenBA's largest Chinese share got no few-shot records."""
-    from flanzh.readers import GROUP, reader_for
+    from flanzh.read.readers import GROUP, reader_for
 
     path = tmp_path / "titles.tsv"
     path.write_text("长城\tGreat Wall\n黄河\tYellow River\n泰山\tMount Tai\n", "utf-8")
@@ -208,19 +208,19 @@ def test_a_bitext_file_without_blank_lines_is_not_one_document(tmp_path):
     ("界面简洁。,更新内容：修复错误", "界面简洁。更新内容：修复错误"),            # iflytek's 。,
 ])
 def test_fullwidth_punct(raw, clean):
-    from flanzh.transforms import fullwidth_punct
+    from flanzh.read.transforms import fullwidth_punct
     assert fullwidth_punct(raw) == clean
 
 
 def test_tw2sp_converts_taiwan_usage_and_corner_quotes():
-    from flanzh.transforms import tw2sp
+    from flanzh.read.transforms import tw2sp
     assert tw2sp("牠的機車駕照在超商辦的，訊息說六十八公尺遠，「快走」") == \
         "它的摩托车驾照在便利店办的，消息说六十八米远，“快走”"
     assert tw2sp("三輛蒸汽機車") == "三辆蒸汽机车"          # a locomotive stays a locomotive
 
 
 def test_drop_control_and_debris():
-    from flanzh.transforms import drop_control, remove_debris
+    from flanzh.read.transforms import drop_control, remove_debris
     assert drop_control("价格\t便宜\u200b实惠\x07") == "价格 便宜实惠"
     debris = [{"from": "原标题："}, "（图片来源：网络 侵删）", "点击查看更多>>"]
     assert remove_debris("原标题：平台暴雷\n投资者血本无归（图片来源：网络 侵删）\n点击查看更多>>",
@@ -240,8 +240,8 @@ def test_cleaning_is_counted_in_the_manifest(built):
 def test_biomedical_templates_print_their_options_and_are_tagged_so(project):
     # every qa_chinese_biomedical template prints the row's own options (options_text, ...):
     # the review found all 13 tagged zs_noopt because the task has no `choices`
-    from flanzh.formats import plan_task
-    from flanzh.mixture import FormatPolicy
+    from flanzh.render.formats import plan_task
+    from flanzh.spec.mixture import FormatPolicy
 
     task = load_task(project, "qa_chinese_biomedical")
     assert task.option_fields == ("options_text", "options_inline", "option_list")
@@ -293,7 +293,7 @@ def test_option_fields_are_checked_against_the_spec(copy_task):
 
 def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
     from flanzh.errors import TemplateError
-    from flanzh.render import compile_templates
+    from flanzh.render.templates import compile_templates
 
     project = copy_task("qa_chinese_biomedical")
     set_template(project, "qa_chinese_biomedical", "qa_chinese_biomedical_02",
@@ -307,7 +307,7 @@ def test_choices_in_prompt_without_an_option_field_fails_to_compile(copy_task):
 
 
 def test_a_task_with_choices_and_option_fields_may_show_either(copy_task):
-    from flanzh.render import compile_templates
+    from flanzh.render.templates import compile_templates
 
     project = copy_task("sim_afqmc")
     spec = project.specs_dir / "sim_afqmc.yaml"
@@ -352,7 +352,7 @@ def test_advertisegen_as_it_was_is_refused(copy_task):
 
 def test_same_answer_rule_leaves_tasks_whose_answer_has_one_form(copy_task):
     # seven templates of a translation task give the same translation: that is the task
-    from flanzh.quality import same_answer_findings
+    from flanzh.contrib.quality import same_answer_findings
 
     project = copy_task("mt_wmt19_en_zh")
     task = load_task(project, "mt_wmt19_en_zh")
@@ -368,7 +368,7 @@ def test_same_answer_rule_leaves_tasks_whose_answer_has_one_form(copy_task):
 def _duie(tmp_path, rows):
     import json
 
-    from flanzh.readers import reader_for
+    from flanzh.read.readers import reader_for
 
     path = tmp_path / "duie_train.json"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
@@ -405,7 +405,7 @@ def test_duie_templates_never_nest_quotes_around_quoted_names(project):
     # or the sentence would print “香港电影金像奖“最佳女主角””
     import re
 
-    from flanzh.render import compile_templates, render_row
+    from flanzh.render.templates import compile_templates, render_row
 
     task = load_task(project, "re_duie2")
     name = "香港电影金像奖“最佳女主角”"

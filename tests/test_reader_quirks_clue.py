@@ -8,10 +8,10 @@ import json
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.normalise import normalise
-from flanzh.readers import GROUP, KEY, c3, chid, squad
-from flanzh.sources import SourceMode, read_split, split_files
-from flanzh.specs import load_task
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import GROUP, KEY, c3, chid, squad
+from flanzh.read.sources import SourceMode, read_split, split_files
+from flanzh.spec.specs import load_task
 
 from conftest import REPO
 
@@ -92,7 +92,7 @@ def test_squad_wrong_type_rows_reach_the_build_counts(mini_project, tmp_path):
     task on a file with a string offset does not crash."""
     import shutil
 
-    from flanzh.pipeline import build
+    from flanzh.build.pipeline import build
 
     for folder in ("task_specs", "templates"):
         shutil.copy(REPO / folder / "mrc_cmrc2018.yaml", mini_project.root / folder)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.readers import KEY, reader_for
+from flanzh.read.readers import KEY, reader_for
 
 
 def write_lines(path: Path, records) -> Path:
@@ -450,8 +450,8 @@ def test_dureader_qg_strips_stray_spaces_around_real_answers(tmp_path):
 
 def test_build_counts_a_duie_row_with_an_int_subject_type(project, tmp_path):
     """The reported failure: one such row took the whole task down while building the frame."""
-    from flanzh.pipeline import build
-    from flanzh.sources import SourceMode
+    from flanzh.build.pipeline import build
+    from flanzh.read.sources import SourceMode
 
     data = tmp_path / "data" / "re_duie2"
     data.mkdir(parents=True)
@@ -479,8 +479,8 @@ def test_build_counts_a_duie_row_with_an_int_subject_type(project, tmp_path):
 def test_row_guard_catches_a_value_that_slipped_past_the_reader(tmp_path):
     import polars as pl
 
-    from flanzh.readers import ReadResult
-    from flanzh.readers._rows import FileRows, surrogate_at
+    from flanzh.read.readers import ReadResult
+    from flanzh.read.readers._rows import FileRows, surrogate_at
 
     result = ReadResult(pl.DataFrame())
     guard = FileRows(result, tmp_path / "x.json", {KEY: pl.Utf8, "tags": pl.List(pl.Utf8)})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flanzh.errors import SourceError
-from flanzh.readers import KEY, biomedical_qa, bitext, cinlid, csl_papers, ecspell, reader_for
+from flanzh.read.readers import KEY, biomedical_qa, bitext, cinlid, csl_papers, ecspell, reader_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CASES = []

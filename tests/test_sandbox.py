@@ -4,10 +4,10 @@ and the error names the template."""
 import pytest
 import yaml
 
+from flanzh.build.pipeline import build
 from flanzh.errors import TemplateError
-from flanzh.pipeline import build
-from flanzh.render import compile_templates
-from flanzh.specs import load_task
+from flanzh.render.templates import compile_templates
+from flanzh.spec.specs import load_task
 
 
 def set_template(project, index, **fields):

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from conftest import PROJECT
 from file_server import FileServer
 from flanzh.cli import app
-from flanzh.download import download_task, load_lock, save_lock
-from flanzh.specs import load_task, load_tasks
+from flanzh.read.download import download_task, load_lock, save_lock
+from flanzh.spec.specs import load_task, load_tasks
 
 TASKS = sorted(t.id for t in load_tasks(PROJECT))
 HTTP_ONLY_HOSTS = {"data.statmt.org"}          # statmt.org serves no https
@@ -147,8 +147,8 @@ def test_lock_no_fetch_records_new_urls_keeps_sums_and_drops_stale(mini_project)
 def test_manifest_and_card_record_every_file_read_with_size_and_sha256(mini_project, tmp_path):
     import hashlib
 
-    from flanzh.pipeline import build
-    from flanzh.sources import SourceMode
+    from flanzh.build.pipeline import build
+    from flanzh.read.sources import SourceMode
 
     data = tmp_path / "raw" / "sim_afqmc"
     (data / ".downloads").mkdir(parents=True)
@@ -167,8 +167,8 @@ def test_manifest_and_card_record_every_file_read_with_size_and_sha256(mini_proj
 
 
 def test_a_hub_build_records_the_commit_it_read(mini_project):
-    from flanzh.download import read_record
-    from flanzh.sources import SourceMode
+    from flanzh.read.download import read_record
+    from flanzh.read.sources import SourceMode
 
     commit = "0123456789abcdef0123456789abcdef01234567"
     save_lock(mini_project, {"version": 1, "sources": {"sim_afqmc": {"hub": {
@@ -180,7 +180,7 @@ def test_a_hub_build_records_the_commit_it_read(mini_project):
 
 def test_a_failed_download_does_not_stop_the_others_and_notes_are_shown(mini_project, tmp_path,
                                                                          capsys):
-    from flanzh.download import run_download
+    from flanzh.read.download import run_download
     from flanzh.errors import SourceError
 
     with FileServer() as server:

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from conftest import PROJECT
-from flanzh.readers import KEY
-from flanzh.render import compile_templates
-from flanzh.specs import load_task
+from flanzh.read.readers import KEY
+from flanzh.render.templates import compile_templates
+from flanzh.spec.specs import load_task
 
 HEAVY = ("datasets", "matplotlib", "ray", "huggingface_hub", "pandas")
 
@@ -27,9 +27,9 @@ def test_templates_are_compiled_once_per_process():
 
 
 def test_vectorised_templates_get_jinja2_code_only_when_used(monkeypatch):
-    import flanzh.render
+    import flanzh.render.templates
 
-    monkeypatch.setattr(flanzh.render, "_COMPILED", {})     # not the ones earlier tests rendered
+    monkeypatch.setattr(flanzh.render.templates, "_COMPILED", {})     # not the ones earlier tests rendered
     compiled = compile_templates(load_task(PROJECT, "sim_afqmc"))
     bulk = [c for c in compiled if c.vector is not None]
     assert bulk
@@ -64,7 +64,7 @@ def test_cli_import_and_help_do_not_import_heavy_libraries():
 def test_the_build_modules_import_no_heavy_library():
     # the pipeline imports datasets only to read a source that needs it, and matplotlib only
     # when it writes the report's plots
-    assert _modules_after("import flanzh.pipeline, flanzh.sources, flanzh.report") == []
+    assert _modules_after("import flanzh.build.pipeline, flanzh.read.sources, flanzh.build.report") == []
 
 
 @pytest.mark.parametrize("task_id, template_id, field, values", [
@@ -84,9 +84,9 @@ def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, va
     take each branch (the samples need not hold all of them)."""
     from test_tasks import sample_rows
 
-    from flanzh.formats import ITEMS_SCHEMA, Plan
-    from flanzh.pipeline import DEFAULT_SEED
-    from flanzh.render import render_plan
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.templates import render_plan
 
     task = load_task(PROJECT, task_id)
     compiled = compile_templates(task)
@@ -110,9 +110,9 @@ START, END = "<!-- per-row templates: start -->", "<!-- per-row templates: end -
 
 
 def row_path_table() -> str:
-    from flanzh.sandbox import make_environment
-    from flanzh.specs import load_tasks
-    from flanzh.vectorise import ROW_PATH_REASONS, row_path_reason
+    from flanzh.render.sandbox import make_environment
+    from flanzh.spec.specs import load_tasks
+    from flanzh.render.vectorise import ROW_PATH_REASONS, row_path_reason
 
     env = make_environment()
     lines = ["| task | template | refused construct | why it stays row by row |", "|---|---|---|---|"]
@@ -124,7 +124,7 @@ def row_path_table() -> str:
             if refused is not None:
                 assert refused in ROW_PATH_REASONS, (
                     f"{task.id}/{template.id} is refused for {refused!r}: vectorise it, or add a "
-                    "reason to ROW_PATH_REASONS in flanzh/vectorise.py")
+                    "reason to ROW_PATH_REASONS in flanzh/render/vectorise.py")
                 lines.append(f"| {task.id} | {template.id} | {refused} | "
                              f"{ROW_PATH_REASONS[refused]} |")
     return f"{len(lines) - 2} of {total} templates render row by row:\n\n" + "\n".join(lines)
@@ -156,7 +156,7 @@ def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expec
     from typer.testing import CliRunner
 
     import flanzh.executors
-    import flanzh.pipeline
+    import flanzh.build.pipeline
     from flanzh.cli import app
 
     used = {}
@@ -166,7 +166,7 @@ def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expec
         raise SystemExit(0)
 
     monkeypatch.setattr(flanzh.executors, "free_cores", lambda: free)
-    monkeypatch.setattr(flanzh.pipeline, "build", fake_build)
+    monkeypatch.setattr(flanzh.build.pipeline, "build", fake_build)
     args = [a.format(data=tmp_path) for a in args]
     CliRunner().invoke(app, ["build", "--tasks", "sim_afqmc", "--out", str(tmp_path / "o"), *args])
     assert used == {"executor": expected}
@@ -174,8 +174,8 @@ def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expec
 
 def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, tmp_path):
     import flanzh.executors
-    import flanzh.render as render
-    from flanzh.pipeline import build
+    import flanzh.render.templates as render
+    from flanzh.build.pipeline import build
 
     tasks = ["ner_cluener", "re_duie2", "ee_tianchi_doclevel_attr", "dlg_chinese_persona_chat"]
     build(PROJECT, tmp_path / "serial", task_ids=tasks)

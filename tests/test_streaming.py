@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 import yaml
 
-import flanzh.pipeline as pipeline
-from flanzh.pipeline import build
+from flanzh.build.pipeline import build
+import flanzh.build.pipeline as pipeline
 from test_corpus import clone_task, policy, rows_of
 
 
@@ -92,7 +92,7 @@ def test_an_unknown_executor_is_refused_before_reading(twin_project, tmp_path):
 def test_seen_hashes_flags_exactly_the_repeats(batches):
     import numpy as np
 
-    from flanzh.dedup import SeenHashes
+    from flanzh.corpus.exact_dedup import SeenHashes
 
     seen, plain = SeenHashes(), set()
     for batch in batches:

@@ -7,13 +7,13 @@ import os
 import pytest
 
 from conftest import PROJECT, REPO, TASK_IDS
-from flanzh.normalise import normalise
-from flanzh.pipeline import DEFAULT_SEED, process_task
-from flanzh.readers import KEY
-from flanzh.lint import lint_task
-from flanzh.render import compile_templates, render_row, row_options
-from flanzh.sources import SourceMode, missing_files, read_split
-from flanzh.specs import load_task
+from flanzh.build.pipeline import DEFAULT_SEED, process_task
+from flanzh.contrib.lint import lint_task
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import KEY
+from flanzh.read.sources import SourceMode, missing_files, read_split
+from flanzh.render.templates import compile_templates, render_row, row_options
+from flanzh.spec.specs import load_task
 
 GOLDEN_DIR = REPO / "tests" / "golden"
 UPDATE_GOLDEN = os.environ.get("FLANZH_UPDATE_GOLDEN") == "1"
@@ -99,8 +99,8 @@ def test_vectorised_rendering_matches_jinja_for_every_template(task, max_chars):
 
     import polars as pl
 
-    from flanzh.formats import ITEMS_SCHEMA, Plan
-    from flanzh.render import render_plan
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.render.templates import render_plan
 
     if max_chars is not None:
         task = dataclasses.replace(task, spec={**task.spec, "limits": {

@@ -5,11 +5,11 @@ from collections import Counter
 import polars as pl
 import yaml
 
-from flanzh.normalise import normalise
-from flanzh.readers import KEY
-from flanzh.render import row_options
-from flanzh.specs import load_task
-from flanzh.transforms import join_cjk_spaces, t2s, truncate
+from flanzh.read.normalise import normalise
+from flanzh.read.readers import KEY
+from flanzh.read.transforms import join_cjk_spaces, t2s, truncate
+from flanzh.render.templates import row_options
+from flanzh.spec.specs import load_task
 
 
 def test_join_cjk_spaces_keeps_spaces_around_latin_words():
@@ -64,7 +64,7 @@ def test_max_options_shows_a_seeded_subset_with_the_gold(mini_project):
 
 
 def test_half_width_full_stop_ends_a_chinese_sentence():
-    from flanzh.transforms import split_sentences
+    from flanzh.read.transforms import split_sentences
 
     assert split_sentences("本文提出一种方法.实验表明效果良好。见 Fig. 1 所示") == \
         ["本文提出一种方法.", "实验表明效果良好。", "见 Fig. 1 所示"]

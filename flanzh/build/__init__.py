@@ -1,0 +1,2 @@
+"""Orchestration (pipeline.py: only the order of steps), units and their results, executors, cache,
+the parquet parts and shard writer, card and report."""

@@ -1,0 +1,463 @@
+"""The build.
+
+    per task (a unit):  read -> normalise -> decontaminate     (source rows, spilled to parquet)
+    corpus:             near-dedup across tasks, quotas
+    per task (a unit):  plan formats -> in batches: render -> check -> exact dedup within the
+                        task -> shard files                    (records stream to disk)
+    corpus:             exact dedup across tasks (64-bit hashes; only shards that lose a row
+                        are rewritten) -> shards in place, manifest, card
+
+Units run on an executor (executors.py: serial, a process pool, or Ray), so a build's memory is
+bounded by one task's source rows plus a batch of records, not by the corpus. Each step returns
+drop counts by reason; per task the build keeps the invariant
+rows_read + rows_repeated == rows_written + sum(dropped), and fails loudly if it breaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from .. import __version__
+from .cache import (TaskCache, build_fingerprint, copy_file, fingerprint, output_up_to_date,
+                    package_versions, source_stamps)
+from .parts import PartsWriter
+from .report import write_report
+from .unit import REJECTS, TaskResult, UnitContext
+from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full_error,
+                     output_target, shard_names, task_manifest, write_records)
+from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
+                                    read_extra_eval_file)
+from ..corpus.exact_dedup import SeenHashes, count, record_hashes
+from ..corpus.near_dedup import NearDuplicates
+from ..executors import check_executor, run_units
+from ..hashing import key_hashes
+from ..project import Project
+from ..read.download import read_record
+from ..read.normalise import SPLIT, empty_rows, normalise
+from ..read.readers import KEY
+from ..read.sources import SourceMode, missing_files, read_split, require_all_files
+from ..read.textnorm import source_text
+from ..render.checks import check_records
+from ..render.formats import plan_task
+from ..render.records import to_records
+from ..render.refit import refit
+from ..render.templates import compile_templates, render_plan
+from ..spec.mixture import Mixture, check_task_ids, load_mixture, quotas, target_shares
+from ..spec.specs import Task, load_tasks, task_ids as all_task_ids
+
+DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
+TASK_STEPS = ("read", "render", "write")
+DEFAULT_MAX_REJECT_RATE = 0.5
+CORPUS_STEPS = ("decontaminate", "near-dedup", "exact-dedup", "report")
+
+Progress = Callable[[str], None]   # called once as each step finishes, with its label
+
+
+def progress_total(n_tasks: int) -> int:
+    return n_tasks * len(TASK_STEPS) + len(CORPUS_STEPS)
+
+
+def load_rows(project: Project, task: Task, mode: SourceMode, splits: list[str] | None = None,
+              cache: TaskCache | None = None, text_only: bool = False) -> TaskResult:
+    """Read and normalise ``splits`` (default: the task's train splits); ``text_only`` for
+    evaluation splits (see normalise)."""
+    splits = task.train_splits if splits is None else splits
+    key = fingerprint("read", task.spec_sha256, mode.kind, splits, text_only,
+                      source_stamps(project, task, splits, mode))
+    cached = cache.load("read", task.id, key) if cache else None
+    if cached is not None:
+        frame, meta = cached
+        return TaskResult(task, frame, rows_read=meta["rows_read"],
+                          dropped=Counter(meta["dropped"]), truncated=Counter(meta["truncated"]),
+                          rejects=meta["rejects"], read_key=key)
+    result = TaskResult(task, empty_rows(task), read_key=key)
+    frames = []
+    for split in splits:
+        read = read_split(project, task, split, mode)
+        result.rows_read += read.frame.height + sum(read.dropped.values())
+        result.dropped += read.dropped
+        result.rejects += [{"split": split, **r, "file": project.relative(r["file"])}
+                           for r in read.rejects]
+        examples: list[dict] = []
+        frame, dropped, truncated = normalise(task, read.frame, split, examples, text_only)
+        result.rejects += [{"split": split, **r} for r in examples]
+        result.dropped += dropped
+        result.truncated += truncated
+        frames.append(frame)
+    if frames:
+        result.rows = pl.concat(frames)
+    if cache:
+        cache.store("read", task.id, key, result.rows,
+                    {"rows_read": result.rows_read, "dropped": result.dropped,
+                     "truncated": result.truncated, "rejects": result.rejects})
+    return result
+
+
+RENDER_BATCH = 100_000     # records rendered, checked, deduplicated and written at a time
+HASHES = "hashes.npy"      # a rendered task's record hashes, in record order
+
+
+def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | None,
+                compiled=None, cache: TaskCache | None = None, folder: Path | None = None,
+                shard_rows: int = DEFAULT_SHARD_ROWS) -> None:
+    """Plan formats, then render, check and deduplicate ``result.rows`` in batches.
+
+    Records go to parquet parts in ``folder`` (or in the cache when there is one), listed in
+    ``result.parts`` with their hashes in ``result.hashes``; with neither, to ``result.records``.
+    """
+    task = result.task
+    policy = mixture.formats_for(task.id)
+    result.quota = quota
+    result.hashes = np.zeros(0, dtype=np.uint64)
+    if result.rows.height == 0:
+        return
+    kept = hashlib.sha256(key_hashes(0, task.id, result.rows[KEY]).tobytes()).hexdigest()
+    key = fingerprint("render", result.read_key, task.templates_sha256, seed, policy, quota,
+                      mixture.policy["max_repeat"], kept, shard_rows, RECORDS_LAYOUT)
+    cached = cache.load_folder("render", task.id, key) if cache else None
+    if cached is not None:
+        entry, meta = cached
+        result.parts = [entry / name for name in meta["parts"]]
+        result.hashes = np.load(entry / HASHES)
+        result.rows_repeated = meta["rows_repeated"]
+        result.dropped += Counter(meta["dropped"])
+        result.answers = Counter(meta["answers"])
+        return
+    target = cache.new_folder("render", task.id, key) if cache else folder
+    compiled = compiled or compile_templates(task)        # once, not once per batch
+    dropped: Counter = Counter()
+    plan = plan_task(task, result.rows, seed, policy, quota, mixture.policy["max_repeat"])
+    result.rows_repeated = plan.repeats
+    dropped += plan.dropped
+    parts, seen, hashes = PartsWriter(target, shard_rows), SeenHashes(), []
+    answers: Counter = Counter()
+    for start in range(0, plan.items.height, RENDER_BATCH):
+        batch = replace(plan, items=plan.items.slice(start, RENDER_BATCH))
+        rendered, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars)
+        frame, check_dropped = check_records(task, rendered)
+        frame, check_dropped = refit(task, batch, seed, compiled, policy.max_exemplars, rendered,
+                                     frame, check_dropped)
+        dropped += render_dropped + check_dropped
+        if task.choices is not None:
+            answers += Counter(dict(frame["__answer"].drop_nulls().value_counts().iter_rows()))
+        records = to_records(task, frame)
+        record_hash = record_hashes(records)
+        repeated = (seen.first_seen(record_hash) if mixture.dedup["exact"]   # within the task
+                    else np.zeros(len(record_hash), dtype=bool))
+        if repeated.any():
+            dropped["duplicate"] += int(repeated.sum())
+            records, record_hash = records.filter(~pl.Series(repeated)), record_hash[~repeated]
+        parts.add(records)
+        hashes.append(record_hash)
+    result.hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    in_memory = parts.close()
+    if in_memory is not None:
+        result.records = in_memory
+    result.parts = parts.paths
+    result.dropped += dropped
+    result.answers = answers
+    if target is not None:
+        np.save(target / HASHES, result.hashes)
+    if cache:
+        entry = cache.store_folder("render", task.id, key, target, {
+            "rows_repeated": result.rows_repeated, "dropped": dropped, "answers": answers,
+            "parts": [p.name for p in parts.paths]})
+        result.parts = [entry / p.name for p in parts.paths]
+
+
+def process_task(project: Project, task: Task, seed: int, mode: SourceMode,
+                 mixture: Mixture | None = None) -> TaskResult:
+    """One task on its own (no corpus-level steps): read, normalise, render, check."""
+    result = load_rows(project, task, mode)
+    render_task(result, seed, mixture or load_mixture(None), quota=None)
+    result.check_invariant()
+    return result
+
+
+def eval_index(project: Project, tasks: list[Task], mode: SourceMode, mixture: Mixture,
+               base: Path) -> EvalIndex:
+    """The compared texts of every evaluation split (and benchmark split kept out of training)
+    and every extra evaluation file. In samples mode a split without a bundled sample is skipped;
+    otherwise its files must exist."""
+    policy = mixture.decontamination
+    index = EvalIndex(policy["ngram"], max_eval_items=policy["boilerplate"]["eval_items"],
+                      max_source_rows=policy["boilerplate"]["source_rows"], whole=True,
+                      min_chars=policy["whole_min_chars"],
+                      ignore=[p for t in tasks
+                              for p in (t.spec.get("decontamination") or {}).get("ignore", [])])
+    for task in tasks:
+        splits = mixture.evaluation_splits(task)
+        hub_splits = (task.source.get("hub") or {}).get("splits")
+        if mode.kind == "hub" and hub_splits is not None:
+            # an evaluation split the hub copy does not have (CSL's benchmark files) is skipped
+            splits = [s for s in splits if s in hub_splits]
+        if mode.kind == "samples":
+            splits = [s for s in splits if not missing_files(project, task, [s], mode)]
+        if not splits:
+            continue
+        for split in splits:
+            rows = load_rows(project, task, mode, [split], text_only=True).rows
+            if rows.height:
+                texts, at = compared_texts(task, rows)
+                index.add(f"{task.id}/{split}", texts, at, rows.height,
+                          (task.spec.get("decontamination") or {}).get("whole_texts", True))
+    for extra in mixture.decontamination["extra"]:
+        path = Path(extra) if Path(extra).is_absolute() else base / extra
+        items = read_extra_eval_file(path)
+        index.add(f"extra/{path.name}", [t for item in items for t in item],
+                  np.repeat(np.arange(len(items)), [len(item) for item in items]), len(items))
+    return index
+
+
+def write_rejects(path: Path, results: dict[str, TaskResult]) -> None:
+    """Examples of rejected source rows, a few per task and reason, with file and line."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for task_id in sorted(results):
+            for reject in results[task_id].rejects:
+                handle.write(json.dumps({"task": task_id, **reject}, ensure_ascii=False,
+                                        sort_keys=True) + "\n")
+
+
+def read_unit(context: UnitContext, task: Task) -> TaskResult:
+    """Read and normalise one task's source rows; spill them to parquet."""
+    project = Project(context.root)
+    result = load_rows(project, task, context.mode, context.mixture.corpus_splits(task),
+                       cache=context.cache())
+    if context.mixture.include_benchmarks and task.benchmark_splits and result.rows.height:
+        # each record says it came from a benchmark's evaluation set (source_split)
+        result.rows = result.rows.with_columns(
+            pl.when(pl.col(SPLIT).is_in(task.benchmark_splits))
+            .then(pl.lit("benchmark:") + pl.col(SPLIT)).otherwise(pl.col(SPLIT)).alias(SPLIT))
+    result.check_reject_rate(context.max_reject_rate if context.max_reject_rate is not None
+                             else task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE))
+    result.available = result.rows.height
+    result.rows.write_parquet(_spill(context, task.id))
+    result.rows = empty_rows(task)
+    return result
+
+
+def render_unit(context: UnitContext, result: TaskResult, quota: int | None) -> TaskResult:
+    """Plan, render, check and deduplicate one task's spilled rows into parquet parts."""
+    task = result.task
+    result.rows = pl.read_parquet(_spill(context, task.id))
+    render_task(result, context.seed, context.mixture, quota, cache=context.cache(),
+                folder=context.work / "records" / task.id, shard_rows=context.shard_rows)
+    result.rows = empty_rows(task)
+    return result
+
+
+def _spill(context: UnitContext, task_id: str) -> Path:
+    folder = context.work / "rows"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{task_id}.parquet"
+
+
+def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: EvalIndex | None,
+                   near: dict, on_step: Progress) -> dict:
+    """The corpus-level steps on source rows, over the spills: decontamination against the
+    evaluation n-grams, then near-duplicates of rows of earlier tasks (task order matters).
+    They run here, not in the units, so each index is built once and stays in one process.
+    Returns the decontamination audit (see decontaminate.audit_summary)."""
+    audits = {}
+    if index is not None:
+        for task_id, result in results.items():
+            rows = pl.read_parquet(_spill(context, task_id))
+            texts, at = compared_texts(result.task, rows)
+            audits[task_id] = Counter()
+            kept, dropped = decontaminate(rows, texts, index, at, audits[task_id])
+            if kept.height != rows.height:
+                kept.write_parquet(_spill(context, task_id))
+            result.dropped += dropped
+            result.available = kept.height
+    on_step("decontaminate")
+    if near["enabled"]:
+        lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
+                             num_perm=near["num_perm"], exempt=near["exempt"],
+                             folder=context.work / "near")     # signatures spill beside the output
+        try:
+            for task_id, result in results.items():
+                rows = pl.read_parquet(_spill(context, task_id))
+                flags = np.array(lsh.add_task(task_id, source_text(result.task, rows)), dtype=bool)
+                if flags.any():
+                    result.dropped += count(flags, "near_duplicate")
+                    rows = rows.filter(~pl.Series(flags, dtype=pl.Boolean))
+                    rows.write_parquet(_spill(context, task_id))
+                result.available = rows.height
+        finally:
+            lsh.close()
+    on_step("near-dedup")
+    return audit_summary(audits)
+
+
+def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
+    """Put a task's parts in the output as its shards, rewriting only parts that lost rows to
+    exact dedup across tasks. Parts from the cache are copied (or reflinked), never moved or
+    hard-linked: editing a shard must never change the cache."""
+    task_id = result.task.id
+    survivors, start = [], 0
+    for path in result.parts:
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        lost = repeated[start:start + rows]
+        start += rows
+        if not lost.any():
+            survivors.append((path, None))
+        elif not lost.all():
+            survivors.append((path, ~lost))
+    names = shard_names(sum(1 for _ in survivors), 1) if survivors else []
+    folder = staged / "data" / task_id
+    written = []
+    for (path, keep), name in zip(survivors, names):
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        if keep is not None:
+            write_records(pl.read_parquet(path).filter(pl.Series(keep)), target)
+        elif moves:
+            os.replace(path, target)
+        else:
+            copy_file(path, target)
+        written.append(f"data/{task_id}/{name}")
+    return written
+
+
+def _shard_stats(staged: Path, shards: list[str]) -> tuple[int, int, dict]:
+    """(rows, templates used, records per format) of a task's final shards."""
+    if not shards:
+        return 0, 0, {}
+    frame = pl.read_parquet([staged / s for s in shards], columns=["template_id", "format"])
+    formats = dict(frame["format"].value_counts().iter_rows())
+    return frame.height, frame["template_id"].n_unique(), formats
+
+
+def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
+          seed: int = DEFAULT_SEED, mode: SourceMode = SourceMode(), mixture: Mixture | None = None,
+          shard_rows: int = DEFAULT_SHARD_ROWS, on_step: Progress | None = None,
+          max_reject_rate: float | None = None, use_cache: bool = True,
+          executor: str = "serial", workers: int | None = None) -> dict:
+    """Build the corpus for ``task_ids`` (default: every task) into ``out``; return the manifest.
+    ``mixture`` defaults to zero-shot records, exact dedup only (see mixture.DEFAULT_POLICY).
+    Per-task units run on ``executor`` (serial, process or ray; see executors.py)."""
+    step = on_step or (lambda label: None)
+    out = output_target(out)          # a symlinked --out: build the folder it points to
+    check_executor(executor, workers)
+    mixture = mixture or load_mixture(None)
+    if task_ids:                        # a task named twice is built once
+        task_ids = list(dict.fromkeys(task_ids))
+    tasks = load_tasks(project, task_ids)
+    check_task_ids(mixture, all_task_ids(project))
+    for task in tasks:                  # template errors before anything is read
+        compile_templates(task)
+    if mode.kind == "data_dir":
+        require_all_files(project, tasks, mode,       # every missing download at once
+                          with_eval=mixture.decontamination["enabled"])
+    whole = build_fingerprint(project, tasks, seed, mode, mixture, shard_rows, max_reject_rate)
+    cache = TaskCache(out, enabled=use_cache)
+    if use_cache:
+        current = output_up_to_date(Path(out), cache, whole)
+        if current is not None:           # nothing that decides the output has changed
+            return current
+    staged = StagedOutput(out)
+    context = UnitContext(project.root, seed, mode, mixture, shard_rows, max_reject_rate,
+                          staged.path / ".work", Path(out), use_cache)
+
+    def run(fn, units, label):
+        return run_units(fn, units, executor=executor, workers=workers,
+                         on_done=lambda i: step(f"{tasks[i].id}: {label}"))
+
+    try:
+        decon = {"enabled": mixture.decontamination["enabled"]}
+        index = None
+        if decon["enabled"]:
+            index = eval_index(project, tasks, mode, mixture, project.root)
+            index.freeze()
+            decon.update(ngram=index.ngram, eval_sets=dict(sorted(index.sizes.items())),
+                         boilerplate={**mixture.decontamination["boilerplate"],
+                                      **index.boilerplate},
+                         whole_min_chars=index.min_chars, ignore=index.ignore)
+        benchmark = {t.id: {"splits": t.benchmark_splits, "included": mixture.include_benchmarks}
+                     for t in tasks if t.benchmark_splits}
+        reads = run(partial(read_unit, context), tasks, "read")
+        results = {r.task.id: r for r in reads}
+        removed = _clean_sources(context, results, index, mixture.dedup["near"], step)
+        if index is not None:
+            decon["removed"] = removed
+
+        available = {tid: r.available for tid, r in results.items()}
+        task_quotas = quotas(mixture, tasks, available)
+        shares = target_shares(mixture, tasks, available) if mixture.total else {}
+        rendered = run(_render_with_quota, [(context, results[t.id], task_quotas[t.id])
+                                            for t in tasks], "render")
+        results = {r.task.id: r for r in rendered}
+
+        seen = SeenHashes()             # exact dedup across tasks, in task order
+        repeated = {}
+        for task in tasks:
+            result = results[task.id]
+            repeated[task.id] = (seen.contains(result.hashes) if mixture.dedup["exact"]
+                                 else np.zeros(len(result.hashes), dtype=bool))
+            seen.add(result.hashes)
+            result.dropped += count(repeated[task.id], "duplicate")
+        step("exact-dedup")
+
+        manifest_tasks, written = {}, {}
+        for task in tasks:
+            result = results[task.id]
+            shards = _place_shards(staged.path, result, repeated[task.id], moves=not use_cache)
+            result.written, result.templates_used, result.formats = _shard_stats(staged.path,
+                                                                                 shards)
+            result.check_invariant()
+            written[task.id] = shards
+            step(f"{task.id}: write")
+        shutil.rmtree(context.work, ignore_errors=True)
+        total_written = sum(r.rows_written for r in results.values())
+        for task in tasks:
+            manifest_tasks[task.id] = task_manifest(results[task.id], written[task.id],
+                                                    shares.get(task.id), total_written,
+                                                    mixture.corpus_splits(task),
+                                                    benchmark.get(task.id))
+            manifest_tasks[task.id]["read"] = read_record(project, task, mode)
+        manifest = {
+            "flanzh_version": __version__,
+            "seed": seed,
+            "source_mode": mode.description if mode.kind != "data_dir" else "downloaded raw files",
+            "mixture": {"file": mixture.path, "policy": mixture.policy},
+            "decontamination": decon,
+            "benchmark_splits": {"policy": mixture.policy["benchmark_splits"], "tasks": benchmark},
+            "versions": package_versions(),
+            "tasks": manifest_tasks,
+            "totals": {
+                "tasks": len(manifest_tasks),
+                "rows_read": sum(t["rows_read"] for t in manifest_tasks.values()),
+                "rows_repeated": sum(t["rows_repeated"] for t in manifest_tasks.values()),
+                "rows_written": total_written,
+                "rows_dropped": sum(sum(t["dropped"].values()) for t in manifest_tasks.values()),
+            },
+        }
+        write_rejects(staged.path / REJECTS, results)
+        manifest["rejects_file"] = REJECTS
+        manifest["report"] = write_report(staged.path, manifest)
+        staged.commit(manifest)
+        cache.record_build(whole)
+        step("report")
+    except BaseException as exc:
+        staged.discard()
+        full = disk_full_error(exc, out.parent, out) if isinstance(exc, Exception) else None
+        if full is not None:
+            raise full from exc
+        raise
+    return manifest
+
+
+def _render_with_quota(unit: tuple) -> TaskResult:
+    context, result, quota = unit
+    return render_unit(context, result, quota)

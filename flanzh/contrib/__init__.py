@@ -1,0 +1,1 @@
+"""Contributor tools: lint and its rules, scaffold, catalog, preview, reference, doctor."""

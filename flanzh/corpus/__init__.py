@@ -1,0 +1,1 @@
+"""Steps across tasks: decontamination, exact dedup and near dedup."""

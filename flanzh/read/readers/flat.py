@@ -1,0 +1,403 @@
+"""Flat files (one record per line or row): JSON lines, a JSON array, CSV, TSV, parquet.
+
+flanzh reads them itself, row by row (``tolerant``), not through a library loader: what is read
+is what the file holds now (no loader cache keyed on size and mtime), and one odd value cannot
+change how the other rows read. Each column the spec reads is typed from its declared field:
+
+- a label (a field with a ``map``) or the row key: any number, string or boolean, as written
+  (JSON ``1`` is "1", ``0.50`` is "0.50", a CSV cell is its text);
+- ``str``: a string; numbers are read as written only in a column that holds no strings at all
+  (ids); a list or an object is ``wrong_type:<field>``;
+- ``int``/``float``/``bool``: a JSON value of that type, or a CSV cell that parses as one;
+- ``list[str]``/``list[int]``: a list of strings/integers; ``list``/``dict``: any list/object.
+
+A row with a wrong value is counted as ``wrong_type:<field>`` with its file and line; only a
+column with no usable value in any row is a spec error (normalise names the declared type and
+what the source holds). Columns no field reads keep their values' common type.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+
+from ...encoding import require_text_encoding
+from ...errors import SourceError
+from . import KEY, ReadResult
+from ._lines import file_list
+from .tolerant import (Number, Rows, csv_rows, json_array_rows, json_line_rows, reject,
+                       starts_with_array)
+
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
+
+_WRONG = object()              # a value of the wrong type for its field
+_ROWS = "__rows"               # holds the row count of objects that have no keys at all
+_INT64 = (-(2**63), 2**63 - 1)
+_BOOLS = {"true": True, "false": False, "True": True, "False": False, "TRUE": True,
+          "FALSE": False}
+
+
+def _with_key(frame: pl.DataFrame, key_column: str | None, label: str) -> pl.DataFrame:
+    if key_column:
+        if key_column not in frame.columns:
+            raise SourceError(f"{label}: reader_options.key names column '{key_column}', which the "
+                              f"source does not have (columns: {', '.join(frame.columns)})")
+        key = pl.col(key_column).cast(pl.Utf8)
+    else:
+        key = pl.int_range(pl.len()).cast(pl.Utf8)   # row number within the split, in file order
+    return frame.select(key.alias(KEY), pl.all())
+
+
+def decode_class_labels(dataset) -> pl.DataFrame:
+    """A hub dataset as a polars frame, with ClassLabel ints turned back into their names (the raw
+    files carry names such as "entailment" or "1"); -1 (no gold label) becomes null."""
+    from datasets import ClassLabel
+
+    frame = pl.from_arrow(dataset.data.table)
+    for name, feature in dataset.features.items():
+        if isinstance(feature, ClassLabel):
+            names = pl.Series(feature.names, dtype=pl.Utf8)
+            frame = frame.with_columns(
+                pl.col(name).map_elements(lambda i: names[i] if 0 <= i < len(names) else None,
+                                          return_dtype=pl.Utf8))
+    return frame
+
+
+def read(files, *, fmt: str, encoding: str, options: dict, label: str,
+         fields: dict | None = None) -> ReadResult:
+    """``fields`` (the spec's FieldSpecs) types the columns they read; without it every column
+    keeps its values' common type."""
+    files = file_list(files, fmt, label)
+    if fmt == "parquet":
+        return ReadResult(_with_key(_parquet(files), options.get("key"), label))
+    require_text_encoding(encoding, label)
+    if fmt == "jsonl" or fmt == "json" and not any(map(starts_with_array, files)):
+        frame = _clean_json_lines(files, encoding, fields or {}, options.get("key"))
+        if frame is not None:
+            result = ReadResult(pl.DataFrame(schema={KEY: pl.Utf8}))
+            if frame.width:
+                result.frame = _with_key(frame, options.get("key"), label)
+            return result
+    return read_rows(files, fmt=fmt, encoding=encoding, options=options, label=label,
+                     fields=fields)
+
+
+def read_rows(files: list[Path], *, fmt: str, encoding: str, options: dict, label: str,
+              fields: dict | None = None) -> ReadResult:
+    """The split read one row at a time (what ``read`` gives whenever polars' one-pass read
+    would not be exactly this)."""
+    result = ReadResult(pl.DataFrame(schema={KEY: pl.Utf8}))
+    rows = Rows(files, encoding)
+    for file, path in enumerate(files):
+        if fmt in ("csv", "tsv"):
+            csv_rows(rows, file, label, result, "\t" if fmt == "tsv" else ",",
+                     options.get("column_names"))
+        elif fmt == "json" and starts_with_array(path):
+            json_array_rows(rows, file, label, result)
+        else:
+            json_line_rows(rows, file, label, result)
+    if rows.records or rows.columns:
+        frame = _frame(rows, fields or {}, options.get("key"), result, label,
+                       textual=fmt in ("csv", "tsv"))
+        result.frame = _with_key(frame, options.get("key"), label).drop(_ROWS, strict=False)
+    return result
+
+
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column: str | None
+                      ) -> pl.DataFrame | None:
+    """The split read by polars in one pass when that is exactly what the row-by-row reader would
+    give, else None (then every row is read one by one). Exact means: UTF-8 that decodes, no
+    surrogate escape, every non-blank line an object polars reads, and every column a field reads
+    holding one kind of value in every row, so polars had nothing to coerce: a text or label
+    column only strings (or only integers, read as their digits), typed fields their type."""
+    if codecs.lookup(encoding).name != "utf-8":
+        return None
+    frames = []
+    for path in files:
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        if _SURROGATE_BYTES.search(data):
+            return None
+        if not data.strip():
+            continue
+        try:
+            # polars skips blank lines and fails on any line that is not one JSON object, and
+            # on bytes that are not UTF-8
+            frame = pl.read_ndjson(data, infer_schema_length=None)
+        except Exception:  # noqa: BLE001 - any polars failure means: read it row by row
+            return None
+        if not frame.width:                 # objects without keys: polars counts no rows
+            return None
+        frames.append(frame)
+    if not frames:
+        return pl.DataFrame()
+    try:
+        frame = pl.concat(frames, how="diagonal")      # no coercion across files either
+    except Exception:  # noqa: BLE001
+        return None
+    readers = {}
+    for spec in fields.values():
+        readers.setdefault(spec.source.split(".")[0], spec)
+    if key_column and key_column not in readers:
+        from ...spec.specs import FieldSpec
+        readers[key_column] = FieldSpec(name=key_column, source=key_column, type="key")
+    casts = []
+    for name, spec in readers.items():
+        if name not in frame.columns:
+            continue
+        dtype = frame.schema[name]
+        if "." in spec.source:
+            ok = isinstance(dtype, pl.Struct)
+        elif spec.label_map is not None or spec.type in ("key", "str"):
+            ok = dtype in (pl.Utf8, pl.Int64, pl.Null) or \
+                (dtype == pl.Boolean and spec.type != "str")
+            if dtype == pl.Utf8:                          # strings only, nothing coerced
+                ok = not _maybe_coerced(frame[name], strict=spec.type == "str"
+                                        and spec.label_map is None)
+            casts.append(pl.col(name).cast(pl.Utf8))
+        else:
+            ok = dtype == {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
+                           "list[str]": pl.List(pl.Utf8), "list[int]": pl.List(pl.Int64)
+                           }.get(spec.type) or \
+                (spec.type == "float" and dtype == pl.Int64) or \
+                (spec.type == "list" and isinstance(dtype, pl.List)) or \
+                (spec.type == "dict" and isinstance(dtype, pl.Struct))
+            if spec.type == "float":
+                casts.append(pl.col(name).cast(pl.Float64))
+        if not ok:
+            return None
+    return frame.with_columns(casts) if casts else frame
+
+
+_NUMBER = r"^-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$"
+_INTEGER = r"^-?\d+$"
+_NESTED = r"(?s)^(?:\[.*\]|\{.*\})$"
+
+
+def _maybe_coerced(column: pl.Series, strict: bool) -> bool:
+    """Whether polars may have turned a non-string into this String column's text (it does so
+    silently when a column mixes kinds): a value that reads as a number (for a label, one that is
+    not an integer: those are exact), a boolean (for text) or a list or object. A real string of
+    that shape only sends the split to the row-by-row reader."""
+    looks = column.str.contains(_NESTED)
+    if strict:
+        looks = looks | column.str.contains(_NUMBER) | column.is_in(["true", "false"])
+    else:
+        looks = looks | (column.str.contains(_NUMBER) & ~column.str.contains(_INTEGER))
+    return bool(looks.any())
+
+
+def _parquet(files: list[Path]) -> pl.DataFrame:
+    frames = []
+    for path in files:
+        if not path.stat().st_size:
+            continue                                  # an empty file is no rows
+        try:
+            frames.append(pl.read_parquet(path))
+        except Exception as exc:  # polars raises several types for a file that is not parquet
+            raise SourceError(f"{path}: cannot read as parquet: {exc}") from None
+    if not frames:
+        return pl.DataFrame()
+    try:
+        return pl.concat(frames, how="diagonal_relaxed")
+    except Exception as exc:
+        raise SourceError(f"{', '.join(map(str, files))}: the parquet files do not share one "
+                          f"schema: {exc}") from None
+
+
+# Value conversions by what a field needs; each returns the value or _WRONG.
+
+def _text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return str.__str__(value)                   # a Number's literal as a plain str
+    return _WRONG
+
+
+def _strict_text(value):
+    return str.__str__(value) if isinstance(value, str) and not isinstance(value, Number) \
+        else _WRONG
+
+
+def _int(value, textual=False):
+    if isinstance(value, Number) and value.is_int or textual and isinstance(value, str) \
+            and value.strip().lstrip("+-").isdigit():
+        number = int(value)
+        return number if _INT64[0] <= number <= _INT64[1] else _WRONG
+    return _WRONG
+
+
+def _float(value, textual=False):
+    if isinstance(value, Number) or textual and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return _WRONG
+    return _WRONG
+
+
+def _bool(value, textual=False):
+    if isinstance(value, bool):
+        return value
+    if textual and isinstance(value, str):
+        return _BOOLS.get(value, _WRONG)
+    return _WRONG
+
+
+def _list_of(item):
+    def convert(value, textual=False):
+        if not isinstance(value, list):
+            return _WRONG
+        out = [None if v is None else item(v) for v in value]
+        return _WRONG if any(v is _WRONG for v in out) else out
+    return convert
+
+
+def _plain(value):
+    """A parsed JSON value with numbers as Python numbers (for lists and objects)."""
+    if isinstance(value, Number):
+        return value.value()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, Number):
+        return "number"
+    return {str: "str", list: "list", dict: "dict"}.get(type(value), type(value).__name__)
+
+
+_NEEDS = {
+    "int": (_int, pl.Int64), "float": (_float, pl.Float64), "bool": (_bool, pl.Boolean),
+    "list[str]": (_list_of(_strict_text), pl.List(pl.Utf8)),
+    "list[int]": (_list_of(_int), pl.List(pl.Int64)),
+    "list": (lambda v, textual=False: _plain(v) if isinstance(v, list) else _WRONG, None),
+    "dict": (lambda v, textual=False: _plain(v) if isinstance(v, dict) else _WRONG, None),
+}
+
+
+def _need(spec, values: list) -> tuple:
+    """(convert, dtype) for the top-level column ``spec`` reads."""
+    if "." in spec.source:
+        return _NEEDS["dict"]                       # a path into an object
+    if spec.label_map is not None or spec.type == "key":
+        return (lambda v, textual=False: _text(v)), pl.Utf8
+    if spec.type == "str":
+        if any(type(v) is str for v in values):
+            return (lambda v, textual=False: _strict_text(v)), pl.Utf8
+        return (lambda v, textual=False: _text(v)), pl.Utf8   # ids: numbers as written
+    return _NEEDS.get(spec.type, _NEEDS["dict"] if spec.type == "dict" else _NEEDS["list"])
+
+
+def _series(name: str, values: list, dtype) -> pl.Series:
+    try:
+        return pl.Series(name, values, dtype=dtype, strict=dtype is None)
+    except Exception as exc:  # polars raises several types when values do not share one shape
+        raise ValueError(str(exc).splitlines()[0]) from None
+
+
+def _common(name: str, values: list) -> pl.Series:
+    """A column no field reads (or no row of which fits its field): its values' common type, so
+    a spec naming it with the wrong type gets normalise's error naming that type."""
+    kinds = {_kind(v) for v in values if v is not None}
+    if not kinds:
+        return pl.Series(name, values, dtype=pl.Null)
+    if kinds == {"str"}:
+        return pl.Series(name, values, dtype=pl.Utf8)
+    if kinds == {"bool"}:
+        return pl.Series(name, values, dtype=pl.Boolean)
+    if kinds == {"number"}:
+        if all(v is None or v.is_int and _int(v) is not _WRONG for v in values):
+            return pl.Series(name, [None if v is None else int(v) for v in values], dtype=pl.Int64)
+        return pl.Series(name, [None if v is None else float(v) for v in values], dtype=pl.Float64)
+    if kinds <= {"str", "number", "bool"}:
+        return pl.Series(name, [None if v is None else _text(v) for v in values], dtype=pl.Utf8)
+    try:
+        return _series(name, [_plain(v) for v in values], None)
+    except ValueError:
+        return pl.Series(name, [None if v is None else json.dumps(_plain(v), ensure_ascii=False)
+                                for v in values], dtype=pl.Utf8)
+
+
+def _frame(rows: Rows, fields: dict, key_column: str | None, result: ReadResult, label: str,
+           textual: bool) -> pl.DataFrame:
+    names = dict(rows.columns)
+    keys = names.keys()
+    for record in rows.records:
+        if record.keys() != keys:
+            names.update(dict.fromkeys(record))
+            keys = names.keys()
+    readers: dict[str, object] = {}                 # column -> the first field reading it
+    for spec in fields.values():
+        readers.setdefault(spec.source.split(".")[0], spec)
+    if key_column and key_column not in readers:
+        from ...spec.specs import FieldSpec
+        readers[key_column] = FieldSpec(name=key_column, source=key_column, type="key")
+    order = {name: i for i, name in enumerate(spec.name for spec in fields.values())}
+    n = len(rows.records)
+    reason: dict[int, tuple[int, str]] = {}          # row -> (field order, reason)
+    columns = []
+    for name in names:
+        values = [record.get(name) for record in rows.records]
+        spec = readers.get(name)
+        if spec is None:
+            columns.append(_common(name, values))
+            continue
+        convert, dtype = _need(spec, values)
+        if dtype == pl.Utf8 and set(map(type, values)) <= {str, type(None)}:
+            columns.append(pl.Series(name, values, dtype=pl.Utf8))   # the usual text column
+            continue
+        converted, wrong, present = [], [], 0
+        for row, value in enumerate(values):
+            if value is None:
+                converted.append(None)
+                continue
+            present += 1
+            value = convert(value, textual=textual)
+            if value is _WRONG:
+                wrong.append(row)
+                value = None
+            converted.append(value)
+        if wrong and len(wrong) == present:          # no row fits: the spec is wrong, not the rows
+            try:
+                columns.append(_common(name, values))
+            except ValueError:
+                raise SourceError(f"{label}: $.fields.{spec.name}: declared {spec.type} but the "
+                                  f"source column '{name}' holds "
+                                  f"{', '.join(sorted({_kind(v) for v in values if v is not None}))}"
+                                  " values; fix the type or the 'from' path") from None
+            continue
+        rank = order.get(spec.name, len(order))
+        for row in wrong:
+            if row not in reason or reason[row][0] > rank:
+                reason[row] = (rank, f"wrong_type:{spec.name}")
+        try:
+            columns.append(_series(name, converted, dtype))
+        except ValueError as exc:
+            raise SourceError(f"{rows.paths[0]}: column '{name}' ({spec.name}, {spec.type}): its "
+                              f"values do not share one shape ({exc}); make them alike, or "
+                              "declare the field with the shape they have") from None
+    frame = pl.DataFrame(columns) if columns else pl.DataFrame({_ROWS: [None] * n})
+    if reason:
+        for row in sorted(reason):
+            path, line = rows.where(row)
+            reject(result, reason[row][1], path, line, lambda row=row: rows.excerpt(row))
+        keep = pl.Series([row not in reason for row in range(n)], dtype=pl.Boolean)
+        frame = frame.filter(keep)
+    return frame
+
+
+def from_hub(dataset, *, options: dict, label: str) -> ReadResult:
+    return ReadResult(_with_key(decode_class_labels(dataset), options.get("key"), label))

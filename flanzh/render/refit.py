@@ -1,0 +1,78 @@
+"""A record dropped only for its length (``inputs_too_long``, ``targets_too_long``) is rendered
+again with the task's other templates of the same format, in an order seeded by the row, and kept
+with the first that fits: a long row is not lost because the template drawn for it is the wordy
+one. Only when no other template fits (or after ``REFIT_TRIES`` of them) is the row dropped, under
+the reason its first template gave.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import polars as pl
+
+from ..hashing import HASH, derive_one, permutation_of
+from ..read.readers import KEY
+from .checks import check_records, record_checks
+from .formats import ITEMS_SCHEMA, with_hashes
+from .templates import render_plan
+from ..spec.specs import Task
+
+REFIT_TRIES = 3
+LENGTH_REASONS = ("inputs_too_long", "targets_too_long")
+
+
+def _first_reason(task: Task) -> pl.Expr:
+    reason = pl.lit(None, pl.Utf8)
+    for name, expr in reversed(record_checks(task)):
+        reason = pl.when(expr).then(pl.lit(name)).otherwise(reason)
+    return reason
+
+
+def refit(task: Task, plan, seed: int, compiled, max_exemplars: int, rendered: pl.DataFrame,
+          kept: pl.DataFrame, dropped: Counter) -> tuple[pl.DataFrame, Counter]:
+    """``kept`` plus the length-dropped records of ``rendered`` that another template fits;
+    ``dropped`` less those rows."""
+    if not any(dropped.get(r) for r in LENGTH_REASONS):
+        return kept, dropped
+    joined = ["__key", "template_id"]
+    rejected = rendered.join(kept.select(joined).unique(), on=joined, how="anti")
+    rejected = rejected.with_columns(_first_reason(task).alias("__reason")).filter(
+        pl.col("__reason").is_in(LENGTH_REASONS))
+    if rejected.height == 0:
+        return kept, dropped
+    index = {t.spec.id: i for i, t in enumerate(compiled)}
+    queries = with_hashes(task, plan.queries, seed)
+    row_of = dict(zip(queries[KEY].to_list(), range(queries.height)))
+    items = {(r, t): (f, rep) for r, t, f, rep in plan.items.select(
+        "row", "template", "format", "repeat").iter_rows()}
+    # a row key rejected twice (two repeats of a row) is left as dropped: its records could not
+    # be told apart in what comes back
+    once = rejected.filter(pl.col("__key").is_unique())
+    pending = []      # (row, format, repeat, reason, alternatives in seeded order)
+    for key, template_id, reason in once.select("__key", "template_id", "__reason").iter_rows():
+        row, template = row_of[key], index[template_id]
+        fmt, repeat = items[(row, template)]
+        shows = fmt.endswith("_opt")
+        others = [i for i, c in enumerate(compiled)
+                  if i != template and c.spec.choices_in_prompt == shows]
+        order = permutation_of(derive_one(int(queries[HASH][row]), f"refit-{repeat}"), len(others))
+        pending.append((row, fmt, repeat, reason, [others[j] for j in order][:REFIT_TRIES]))
+    parts, dropped = [kept], Counter(dropped)
+    for attempt in range(REFIT_TRIES):
+        trying = [p for p in pending if attempt < len(p[4])]
+        if not trying:
+            break
+        batch = pl.DataFrame([(row, alts[attempt], fmt, repeat)
+                              for row, fmt, repeat, _, alts in trying],
+                             schema=ITEMS_SCHEMA, orient="row")
+        frame, _ = render_plan(task, replace(plan, items=batch), seed, compiled, max_exemplars)
+        fitted, _ = check_records(task, frame)
+        done = set(fitted["__key"].to_list())
+        for row, _, _, reason, _ in trying:
+            if queries[KEY][row] in done:
+                dropped[reason] -= 1
+        parts.append(fitted)
+        pending = [p for p in pending if queries[KEY][p[0]] not in done]
+    return pl.concat(parts, how="vertical_relaxed"), +dropped

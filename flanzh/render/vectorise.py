@@ -1,0 +1,370 @@
+"""Render many rows at once: a template made only of text, fields, simple filters and simple
+conditionals is compiled from its jinja2 AST into one polars expression, evaluated over every row
+that uses it. Anything else (loops, tests, other filters, lists shown whole, ...) raises
+Unsupported and keeps the per-row jinja2 path. A test checks both paths give identical text for
+every template in the repo.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from jinja2 import nodes
+
+from .options import ABC, CIRCLED, JIAYI, NUMBERS
+from ..spec.specs import Task
+
+OPTIONS = "__options"
+GOLD_INDEX = "__gold_index"   # the answer's position among the row's options (null if absent)
+# What Python's str.strip() removes, so stripping here matches the jinja2 path exactly.
+WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+
+_MARKED = {  # filter: (markers, text after the marker, separator between options)
+    "abc": (ABC, ". ", "\n"), "abc_inline": (ABC, ". ", "  "), "jiayi": (JIAYI, "、", "\n"),
+    "circled": (CIRCLED, "", " "), "numbered": (NUMBERS, ". ", "\n"),
+}
+_JOINED = {"dunhao": "、", "lines": "\n"}
+_LETTER_STYLES = {"abc": ABC, "jiayi": JIAYI, "circled": CIRCLED, "numbered": NUMBERS}
+
+
+class Unsupported(Exception):
+    """The template needs the per-row jinja2 path."""
+
+
+def max_options(source_ast: nodes.Template) -> int:
+    """How many options the marked styles this template uses can number (rows with more take
+    the jinja2 path, which reports them)."""
+    limits = [len(_MARKED[f.name][0]) for f in source_ast.find_all(nodes.Filter) if f.name in _MARKED]
+    limits += [len(_LETTER_STYLES["abc"])]
+    return min(limits)
+
+
+class _Compiler:
+    def __init__(self, task: Task):
+        self.task = task
+        self.loop_var: str | None = None     # inside a for loop over a list field
+
+    def statements(self, body: list[nodes.Node]) -> list[pl.Expr]:
+        parts = []
+        for node in body:
+            if isinstance(node, nodes.Output):
+                parts += [self.value(child) for child in node.nodes]
+            elif isinstance(node, nodes.If):
+                parts.append(self.branch(node))
+            elif isinstance(node, nodes.For):
+                parts.append(self.loop(node))
+            else:
+                raise Unsupported(type(node).__name__)
+        return parts
+
+    def _list_field(self, node: nodes.Node) -> pl.Expr:
+        """A list[str] field, or a slice of one with constant bounds (``history[:-1]``)."""
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Slice):
+            return _sliced(self._list_field(node.node), node.arg)
+        if isinstance(node, nodes.Name) and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "list[str]" and self.loop_var is None:
+            return pl.col(node.name)
+        if isinstance(node, nodes.Name) and node.name == "options" and self.loop_var is None:
+            return pl.col(OPTIONS)
+        raise Unsupported("not a list[str] field")
+
+    def _item(self, node: nodes.Getitem, fill_none: bool) -> pl.Expr:
+        """``list_field[i]`` for a constant i; out of range is an error in jinja2, so null here
+        (the row is dropped, as on the jinja2 path)."""
+        index = _int_constant(node.arg)
+        if index is None:
+            raise Unsupported("Getitem")
+        items = self._list_field(node.node)
+        present = (items.list.len() > index) if index >= 0 else (items.list.len() >= -index)
+        value = items.list.get(index, null_on_oob=True)
+        return pl.when(present).then(value.fill_null("None") if fill_none else value)
+
+    def _number(self, node: nodes.Node) -> pl.Expr:
+        """An integer-valued node: ``list | length``, an int field or a constant."""
+        if isinstance(node, nodes.Filter) and node.name == "length" and not node.args:
+            field = self.task.fields.get(node.node.name) \
+                if isinstance(node.node, nodes.Name) and self.loop_var is None else None
+            if field is not None and (field.type == "str" or field.label_map is not None):
+                # a missing value is an error in jinja2; required fields are never missing
+                if field.optional:
+                    raise Unsupported("length of an optional text field")
+                return pl.col(field.name).str.len_chars().cast(pl.Int64)
+            return self._list_field(node.node).list.len().cast(pl.Int64)
+        if isinstance(node, nodes.Name) and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "int":
+            return pl.col(node.name)
+        if isinstance(node, nodes.Const) and type(node.value) is int:
+            return pl.lit(node.value, dtype=pl.Int64)
+        raise Unsupported("not a number")
+
+    def loop(self, node: nodes.For) -> pl.Expr:
+        """``{% for x in list_field %}...{% endfor %}``: the body over the list's elements."""
+        if node.test is not None or node.recursive or not isinstance(node.target, nodes.Name):
+            raise Unsupported("for loop with a filter, recursion or unpacking")
+        items = self._list_field(node.iter)
+        self.loop_var = node.target.name
+        try:
+            body = _concat(self.statements(node.body))
+        finally:
+            self.loop_var = None
+        rendered = items.list.eval(body).list.join("")
+        if node.else_:
+            rendered = pl.when(items.list.len() == 0).then(
+                _concat(self.statements(node.else_))).otherwise(rendered)
+        return rendered
+
+    def _loop_attribute(self, node: nodes.Node) -> pl.Expr | None:
+        """``loop.index`` and friends inside a loop body (None for anything else)."""
+        if not (self.loop_var and isinstance(node, nodes.Getattr)
+                and isinstance(node.node, nodes.Name) and node.node.name == "loop"):
+            return None
+        index0 = pl.int_range(pl.len())
+        attributes = {"index0": index0, "index": index0 + 1, "revindex0": pl.len() - index0 - 1,
+                      "revindex": pl.len() - index0, "first": index0 == 0,
+                      "last": index0 == pl.len() - 1, "length": pl.len() + 0 * index0}
+        if node.attr not in attributes:
+            raise Unsupported(f"loop.{node.attr}")
+        return attributes[node.attr]
+
+    def branch(self, node: nodes.If) -> pl.Expr:
+        otherwise = _concat(self.statements(node.else_))
+        for elif_ in reversed(node.elif_):
+            otherwise = pl.when(self.condition(elif_.test)).then(
+                _concat(self.statements(elif_.body))).otherwise(otherwise)
+        return pl.when(self.condition(node.test)).then(
+            _concat(self.statements(node.body))).otherwise(otherwise)
+
+    def condition(self, node: nodes.Node) -> pl.Expr:
+        if isinstance(node, nodes.Compare) and len(node.ops) == 1 \
+                and node.ops[0].op in ("eq", "ne") and isinstance(node.ops[0].expr, nodes.Const) \
+                and isinstance(node.ops[0].expr.value, str):
+            value = self.text(node.expr, fill_none=False)
+            test = value == pl.lit(node.ops[0].expr.value)
+            return test.fill_null(False) if node.ops[0].op == "eq" else (~test).fill_null(True)
+        if isinstance(node, nodes.Name) and node.name in self.task.fields:
+            spec = self.task.fields[node.name]
+            column = pl.col(node.name)
+            if spec.type == "str":
+                return (column.is_not_null() & (column != "")).fill_null(False)
+            if spec.type.startswith("list"):
+                return (column.is_not_null() & (column.list.len() > 0)).fill_null(False)
+        if isinstance(node, nodes.Compare) and len(node.ops) == 1 \
+                and node.ops[0].op in _NUMERIC_OPS:
+            try:
+                left, right = self._number(node.expr), self._number(node.ops[0].expr)
+                return _NUMERIC_OPS[node.ops[0].op](left, right).fill_null(False)
+            except Unsupported:
+                if node.ops[0].op not in ("eq", "ne"):
+                    raise
+            left = self.text(node.expr, fill_none=False)
+            right = self.text(node.ops[0].expr, fill_none=False)
+            # jinja2 compares None with a string as unequal, and None with None as equal
+            same = (left == right).fill_null(left.is_null() & right.is_null())
+            return same if node.ops[0].op == "eq" else ~same
+        if isinstance(node, nodes.Name) and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "bool":
+            return pl.col(node.name).fill_null(False)
+        if isinstance(node, nodes.Test) and node.name in ("even", "odd") and not node.args:
+            number = self._loop_attribute(node.node)
+            if number is None:
+                try:
+                    number = self._number(node.node)
+                except Unsupported:
+                    raise Unsupported("test on something other than loop or a number") from None
+            return (number % 2 == 0) if node.name == "even" else (number % 2 == 1)
+        if isinstance(node, nodes.Getattr):
+            flag = self._loop_attribute(node)
+            if flag is not None and node.attr in ("first", "last"):
+                return flag
+        if isinstance(node, nodes.Not):
+            return ~self.condition(node.node)
+        if isinstance(node, nodes.And):
+            return self.condition(node.left) & self.condition(node.right)
+        if isinstance(node, nodes.Or):
+            return self.condition(node.left) | self.condition(node.right)
+        raise Unsupported(f"condition {type(node).__name__}")
+
+    def value(self, node: nodes.Node) -> pl.Expr:
+        if isinstance(node, nodes.TemplateData):
+            return pl.lit(node.data)
+        if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
+            return pl.when(self.condition(node.test)).then(self.value(node.expr1)) \
+                .otherwise(self.value(node.expr2))
+        if isinstance(node, nodes.Or):
+            # ``a or b`` is a when a is true (as a condition), else b
+            return pl.when(self.condition(node.left)).then(self.value(node.left)) \
+                .otherwise(self.value(node.right))
+        if isinstance(node, nodes.Concat):
+            # ``~`` shows every operand as text, None as "None"; an operand that fails (null)
+            # fails the whole, as the error does in jinja2
+            return pl.concat_str([self.value(child) for child in node.nodes])
+        return self.text(node)
+
+    def text(self, node: nodes.Node, fill_none: bool = True) -> pl.Expr:
+        """A node that renders as text."""
+        if isinstance(node, nodes.Const) and isinstance(node.value, str):
+            return pl.lit(node.value)
+        if isinstance(node, nodes.Name) and self.loop_var is not None:
+            if node.name != self.loop_var:
+                raise Unsupported("a field inside a loop body")
+            return pl.element().fill_null("None") if fill_none else pl.element()
+        if isinstance(node, nodes.Getattr):
+            number = self._loop_attribute(node)
+            if number is not None and node.attr not in ("first", "last"):
+                return number.cast(pl.Utf8)
+            raise Unsupported("attribute")
+        if isinstance(node, nodes.Name) and node.name in self.task.fields:
+            if self.loop_var is not None:
+                raise Unsupported("a field inside a loop body")
+            spec = self.task.fields[node.name]
+            if spec.type == "str" or spec.label_map is not None:
+                column = pl.col(node.name)
+            elif spec.type == "int":
+                column = pl.col(node.name).cast(pl.Utf8)
+            else:
+                raise Unsupported(f"{spec.type} field shown whole")
+            return column.fill_null("None") if fill_none else column   # as jinja2 prints None
+        if isinstance(node, nodes.Filter):
+            return self.filter(node, fill_none)
+        if isinstance(node, nodes.Getitem) and self.loop_var is None:
+            return self._item(node, fill_none)
+        raise Unsupported(type(node).__name__)
+
+    def filter(self, node: nodes.Filter, fill_none: bool) -> pl.Expr:
+        if node.kwargs or node.dyn_args or node.dyn_kwargs:
+            raise Unsupported("filter keyword arguments")
+        args = node.args
+        is_options = isinstance(node.node, nodes.Name) and node.node.name == "options"
+        if is_options and node.name in _JOINED and not args:
+            return pl.col(OPTIONS).list.join(_JOINED[node.name])
+        if is_options and node.name == "huo" and not args:
+            options = pl.col(OPTIONS)
+            return pl.when(options.list.len() < 2).then(options.list.join("")).otherwise(
+                pl.concat_str([options.list.slice(0, options.list.len() - 1).list.join("、"),
+                               pl.lit("或"), options.list.last()]))
+        if is_options and node.name in _MARKED and not args:
+            markers, after, between = _MARKED[node.name]
+            marker = pl.int_range(pl.len()).replace_strict(
+                dict(enumerate(markers)), default=None, return_dtype=pl.Utf8)
+            return pl.col(OPTIONS).list.eval(
+                pl.concat_str([marker, pl.lit(after), pl.element()])).list.join(between)
+        if is_options and node.name == "letter_of" and 1 <= len(args) <= 2 \
+                and isinstance(args[0], nodes.Name) and args[0].name == self.task.answer_field:
+            style = "abc"
+            if len(args) == 2:
+                if not isinstance(args[1], nodes.Const) or args[1].value not in _LETTER_STYLES:
+                    raise Unsupported("letter_of style")
+                style = args[1].value
+            return pl.col(GOLD_INDEX).replace_strict(
+                dict(enumerate(_LETTER_STYLES[style])), default=None, return_dtype=pl.Utf8)
+        if node.name == "length" and not args:
+            return self._number(node).cast(pl.Utf8)
+        if node.name == "join" and len(args) <= 1 and not is_options:
+            items = self._list_field(node.node)
+            separator = ""
+            if args:
+                if not isinstance(args[0], nodes.Const) or not isinstance(args[0].value, str):
+                    raise Unsupported("join separator")
+                separator = args[0].value
+            return items.list.eval(pl.element().fill_null("None")).list.join(separator)
+        if node.name == "trim" and len(args) <= 1:
+            chars = WHITESPACE
+            if args:
+                if not isinstance(args[0], nodes.Const) or not isinstance(args[0].value, str):
+                    raise Unsupported("trim argument")
+                chars = args[0].value
+            return self.text(node.node, fill_none).str.strip_chars(chars)
+        if node.name == "replace" and len(args) == 2 and isinstance(args[0], nodes.Const) \
+                and isinstance(args[0].value, str):
+            if not args[0].value:
+                raise Unsupported("replace of an empty string")
+            if isinstance(args[1], nodes.Const) and isinstance(args[1].value, str):
+                value = pl.lit(args[1].value)
+            else:   # a field as the replacement can multiply the text: jinja2 checks the bound
+                raise Unsupported("replace argument")
+            return self.text(node.node, fill_none).str.replace_all(
+                args[0].value, value, literal=True)
+        raise Unsupported(f"filter {node.name}")
+
+
+_NUMERIC_OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
+                "gteq": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lteq": lambda a, b: a <= b}
+
+
+def _sliced(items: pl.Expr, bounds: nodes.Slice) -> pl.Expr:
+    """``items[start:stop]`` with Python's rules for missing and negative bounds."""
+    for bound in (bounds.start, bounds.stop, bounds.step):
+        if bound is not None and _int_constant(bound) is None:
+            raise Unsupported("slice bounds")
+    if bounds.step is not None:
+        raise Unsupported("slice step")
+    length = items.list.len().cast(pl.Int64)
+
+    def position(bound, default):
+        if bound is None:
+            return default
+        value = _int_constant(bound)
+        return (pl.min_horizontal(pl.lit(value, dtype=pl.Int64), length) if value >= 0
+                else pl.max_horizontal(length + value, pl.lit(0, dtype=pl.Int64)))
+
+    start = position(bounds.start, pl.lit(0, dtype=pl.Int64))
+    stop = position(bounds.stop, length)
+    return items.list.slice(start, pl.max_horizontal(stop - start, pl.lit(0, dtype=pl.Int64)))
+
+
+def _int_constant(node: nodes.Node) -> int | None:
+    """The value of an integer constant; jinja2 parses ``-1`` as Neg(Const(1))."""
+    sign = 1
+    while isinstance(node, (nodes.Neg, nodes.Pos)):
+        sign = -sign if isinstance(node, nodes.Neg) else sign
+        node = node.node
+    if isinstance(node, nodes.Const) and type(node.value) is int:
+        return sign * node.value
+    return None
+
+
+def _concat(parts: list[pl.Expr]) -> pl.Expr:
+    if not parts:
+        return pl.lit("")
+    return pl.concat_str(parts) if len(parts) > 1 else parts[0]
+
+
+def compile_expression(task: Task, ast: nodes.Template) -> pl.Expr:
+    """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips).
+    A template the sandbox's policy refuses is never compiled here either."""
+    from .sandbox import policy_problems
+
+    if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
+        raise Unsupported("refused by the sandbox's policy")
+    return _concat(_Compiler(task).statements(ast.body)).str.strip_chars(WHITESPACE)
+
+
+# Why a template stays on the per-row jinja2 path, by what compile_expression refused. Every
+# refusal a repo template hits needs an entry (tests/test_speed.py checks the table in
+# docs/performance.md against the templates).
+ROW_PATH_REASONS = {
+    "not a list[str] field": "loops over, counts or joins a list of records (entities, triples, "
+                             "event arguments) read by attribute; rows would need a struct "
+                             "schema per task",
+    "Assign": "`{% set %}` with `selectattr`/`map`/`reject`/`unique` over records or a dict "
+              "literal: a small query language, kept in jinja2",
+    "attribute": "reads a record's attribute (`entities[0].text`), or indexes with a computed "
+                 "position",
+    "condition Compare": "an `in` test: jinja2 raises on a missing value and drops the row, and "
+                         "a polars form would have to reproduce that error per row",
+    "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
+                                                      "(`for item in attributes if ...`)",
+    "Getitem": "indexes the items of a list of lists inside a loop (`c[0]`, `c[-1]`)",
+    "replace argument": "`replace` with a value that is not a plain text field (the answer "
+                        "idiom of a cloze task)",
+}
+
+
+def row_path_reason(task: Task, asts: list[nodes.Template]) -> str | None:
+    """What keeps a template (its input and target ASTs) on the per-row path, None if nothing."""
+    for ast in asts:
+        try:
+            compile_expression(task, ast)
+        except Unsupported as refused:
+            return str(refused)
+    return None
