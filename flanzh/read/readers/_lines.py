@@ -8,8 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import polars as pl
+
 from ...encoding import read_text
 from ...errors import SourceError
+from . import ReadResult, rows_to_frame
 
 # A line of only these is blank (skipped); any other character makes it a row, so a line of
 # control characters such as \x1c is counted (bad_json), never dropped silently. (str.strip
@@ -58,9 +61,20 @@ def file_list(files, fmt: str, label: str) -> list[Path]:
     return [Path(f) for f in files]
 
 
-def json_records(files, fmt: str, encoding: str, label: str, shape: str
-                 ) -> Iterator[tuple[Path, int, dict]]:
-    """(file, line number, object) over every JSON-lines file of a split."""
+def guarded_json_lines(files, fmt: str, encoding: str, label: str, shape: str, schema: dict,
+                       row_of) -> ReadResult:
+    """Every record of a split's JSON-lines files through the row guard (``_rows.FileRows``):
+    ``row_of(path, line, record, result)`` builds the row (or returns None for a drop it counted),
+    a record of the wrong shape is a counted row, and a file with no readable record fails."""
+    from ._rows import FileRows
+
+    result, rows = ReadResult(pl.DataFrame()), []
     for path in file_list(files, fmt, label):
-        for line_no, record in json_lines(path, encoding, label, shape):
-            yield path, line_no, record
+        guard = FileRows(result, path, schema)
+        for line, record in json_lines(path, encoding, label, shape):
+            row = guard.attempt(line, record, lambda: row_of(path, line, record, result), shape)
+            if row is not None:
+                rows.append(row)
+        guard.done()
+    result.frame = rows_to_frame(rows, schema)
+    return result

@@ -31,9 +31,9 @@ import json
 
 import polars as pl
 
-from . import KEY, ReadResult, rows_to_frame
-from ._lines import file_list, json_lines
-from ._rows import FileRows, bad, excerpt_of
+from . import KEY, ReadResult
+from ._lines import guarded_json_lines
+from ._rows import bad, excerpt_of
 
 FORMATS = ("ccks2021_event",)
 
@@ -126,16 +126,6 @@ def _line_row(record: dict, path, line: int, result: ReadResult) -> dict | None:
 
 
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
-    result = ReadResult(pl.DataFrame())
-    rows = []
-    shape_text = f"JSON lines shaped {SHAPE}"
-    for path in file_list(files, fmt, label):
-        guard = FileRows(result, path, SCHEMA)
-        for line, record in json_lines(path, encoding, label, shape_text):
-            row = guard.attempt(line, record, lambda: _line_row(record, path, line, result),
-                                shape_text)
-            if row is not None:
-                rows.append(row)
-        guard.done()
-    result.frame = rows_to_frame(rows, SCHEMA)
-    return result
+    return guarded_json_lines(files, fmt, encoding, label, f"JSON lines shaped {SHAPE}", SCHEMA,
+                              lambda path, line, record, result:
+                              _line_row(record, path, line, result))

@@ -36,8 +36,8 @@ from pathlib import Path
 import polars as pl
 
 from . import KEY, ReadResult, rows_to_frame
-from ._lines import file_list, json_lines
-from ._rows import FileRows, bad, excerpt_of
+from ._lines import guarded_json_lines
+from ._rows import bad, excerpt_of
 
 FORMATS = ("cluener",)
 
@@ -133,25 +133,14 @@ def _line_row(record: dict, path, line: int, key_of, result: ReadResult) -> dict
 
 
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
-    result = ReadResult(pl.DataFrame())
-    rows = []
-    shape_text = f"JSON lines shaped {SHAPE}"
-    for path in file_list(files, fmt, label):
-        guard = FileRows(result, path, SCHEMA)
+    def key_of(record, path, line):
+        if record.get("id") is not None and not isinstance(record["id"], (dict, list)):
+            return str(record["id"])
+        return str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
 
-        def key_of(record, line):
-            if record.get("id") is not None and not isinstance(record["id"], (dict, list)):
-                return str(record["id"])
-            return str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
-
-        for line, record in json_lines(path, encoding, label, shape_text):
-            row = guard.attempt(line, record, lambda: _line_row(
-                record, path, line, lambda r: key_of(r, line), result), shape_text)
-            if row is not None:
-                rows.append(row)
-        guard.done()
-    result.frame = rows_to_frame(rows, SCHEMA)
-    return result
+    return guarded_json_lines(files, fmt, encoding, label, f"JSON lines shaped {SHAPE}", SCHEMA,
+                              lambda path, line, record, result: _line_row(
+                                  record, path, line, lambda r: key_of(r, path, line), result))
 
 
 def from_hub(dataset, *, options: dict, label: str) -> ReadResult:

@@ -43,9 +43,9 @@ from pathlib import Path
 
 import polars as pl
 
-from . import KEY, ReadResult, rows_to_frame
-from ._lines import file_list, json_lines
-from ._rows import FileRows, bad, excerpt_of
+from . import KEY, ReadResult
+from ._lines import guarded_json_lines
+from ._rows import bad, excerpt_of
 
 FORMATS = ("duie",)
 
@@ -169,17 +169,9 @@ def _line_row(record: dict, path, line: int, key: str, result: ReadResult) -> di
 
 
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
-    result = ReadResult(pl.DataFrame())
-    rows = []
-    shape_text = f"JSON lines shaped {SHAPE}"
-    for path in file_list(files, fmt, label):
-        guard = FileRows(result, path, SCHEMA)
-        for line, record in json_lines(path, encoding, label, shape_text):
-            key = str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
-            row = guard.attempt(line, record, lambda: _line_row(record, path, line, key, result),
-                                shape_text)
-            if row is not None:
-                rows.append(row)
-        guard.done()
-    result.frame = rows_to_frame(rows, SCHEMA)
-    return result
+    def row_of(path, line, record, result):
+        key = str(line) if len(files) == 1 else f"{Path(path).name}:{line}"
+        return _line_row(record, path, line, key, result)
+
+    return guarded_json_lines(files, fmt, encoding, label, f"JSON lines shaped {SHAPE}", SCHEMA,
+                              row_of)
