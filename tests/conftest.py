@@ -52,3 +52,37 @@ def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("built") / "out"
     manifest = build(PROJECT, out)
     return out, manifest
+
+
+def run_main(args, monkeypatch):
+    """Run the real entry point (flanzh.cli.main); return (exit code, stdout + stderr)."""
+    import io
+
+    from flanzh.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.argv", ["flanzh", *args])
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    return code, out.getvalue() + err.getvalue()
+
+
+def refuse_non_loopback(monkeypatch) -> None:
+    """Any connection that is not to 127.0.0.1 (or ::1) fails, for tests that talk to a
+    loopback server."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def loopback_only(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in (
+                "127.0.0.1", "::1", "localhost"):
+            raise OSError(f"test tried to reach {address}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)

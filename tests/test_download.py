@@ -158,9 +158,9 @@ def test_cli_download_then_build_from_the_data_dir(mini_project, server, tmp_pat
 
 
 def test_a_hub_revision_is_resolved_and_recorded(mini_project, monkeypatch):
-    import socket
-
     from huggingface_hub import constants
+
+    from conftest import refuse_non_loopback
 
     from hub_server import HubServer
 
@@ -171,15 +171,7 @@ def test_a_hub_revision_is_resolved_and_recorded(mini_project, monkeypatch):
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
         monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        real_connect = socket.socket.connect
-
-        def loopback_only(sock, address):
-            if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in (
-                    "127.0.0.1", "::1", "localhost"):
-                raise OSError(f"test tried to reach {address}")
-            return real_connect(sock, address)
-
-        monkeypatch.setattr(socket.socket, "connect", loopback_only)
+        refuse_non_loopback(monkeypatch)
         task = load_task(mini_project, "sim_afqmc")
         assert task.source["hub"]["revision"] == "main"
         assert hub_revision(mini_project, task) == commit

@@ -2,12 +2,12 @@
 files outside the built folder, tokens echoed back by the hub, and templates that try to run
 without bound or reach Python (issue 19, Security)."""
 
-import io
 import os
 
 import pytest
 import yaml
 
+from conftest import run_main
 from flanzh.build.pipeline import build
 from flanzh.contrib.lint import lint
 from flanzh.errors import SourceError, SpecError
@@ -24,18 +24,7 @@ def edit_spec(project, change):
 
 def run_cli(args, monkeypatch):
     """The real entry point: (exit code, stdout + stderr)."""
-    from flanzh.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    monkeypatch.setattr("sys.argv", ["flanzh", *args])
-    monkeypatch.setattr("sys.stdout", out)
-    monkeypatch.setattr("sys.stderr", err)
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_info:
-        code = exit_info.code
-    return code, out.getvalue() + err.getvalue()
+    return run_main(args, monkeypatch)
 
 
 # 1. source paths ---------------------------------------------------------------------------

@@ -1,8 +1,6 @@
 """`flanzh push` against a local stand-in for the hub (tests/hub_server.py): the real
 huggingface_hub client code runs, only the server is fake. Nothing here touches the network."""
 
-import io
-import socket
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +10,7 @@ from flanzh.build.card import BEGIN, END, merge_card
 from flanzh.build.pipeline import build
 from flanzh.errors import PushError
 from flanzh.publish.push import push
+from conftest import refuse_non_loopback, run_main
 from hub_server import HubServer
 
 TOKEN = "hf_FlanzhTestTokenDoNotLeak0123456789"
@@ -32,15 +31,7 @@ def hub(monkeypatch, tmp_path, request):
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setenv("HF_TOKEN", token)
-    real_connect = socket.socket.connect
-
-    def loopback_only(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in (
-                "127.0.0.1", "::1", "localhost"):
-            raise OSError(f"test tried to reach {address}")
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", loopback_only)
+    refuse_non_loopback(monkeypatch)
     ENDPOINT["url"] = server.endpoint
     yield server
     server.stop()
@@ -259,18 +250,7 @@ def test_unbalanced_markers_in_the_remote_card_are_refused(hub, folder):
 
 def cli(args, monkeypatch):
     """Run the real entry point; return (exit code, stdout + stderr)."""
-    from flanzh.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    monkeypatch.setattr("sys.argv", ["flanzh", *args])
-    monkeypatch.setattr("sys.stdout", out)
-    monkeypatch.setattr("sys.stderr", err)
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_info:
-        code = exit_info.code
-    return code, out.getvalue() + err.getvalue()
+    return run_main(args, monkeypatch)
 
 
 def test_the_token_never_appears_in_any_output(hub, folder, monkeypatch, caplog):
