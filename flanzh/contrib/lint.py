@@ -180,11 +180,14 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
         problems.append(Problem(f"samples/{task.id}", None,
                                 f"{len(corpus)} valid sample rows; bundle {MIN_SAMPLE_ROWS}-50 "
                                 "rows in the source's raw format"))
+    # each (template, row) is rendered once; the quality rules below read these outputs
+    renders: dict[tuple[str, int], tuple[str, str]] = {}
     for template in compiled:
         outputs, failures = set(), []
         for _, row in rows:
             try:
                 inputs, targets = render_row(task, row, 0, template)
+                renders[template.spec.id, id(row)] = (inputs, targets)
             except Exception as exc:  # any render failure is the template's problem to report
                 failures.append(f"row {row[KEY]}: {type(exc).__name__}: {exc}")
                 if isinstance(exc, SecurityError):
@@ -204,13 +207,8 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
         if len(rows) > 1 and len(outputs) == 1:
             problems.append(locator.template(template.spec.id,
                                              "renders the same output for every sample row"))
-    by_id = {c.spec.id: c for c in compiled}
-
     def rendered(spec, row):
-        try:
-            return render_row(task, row, 0, by_id[spec.id])
-        except Exception:      # reported above as a failure on a sample row
-            return None
+        return renders.get((spec.id, id(row)))     # None: it failed, reported above
 
     corpus_rows = [r for split, r in rows if split in corpus_splits]
     problems += [locator.finding(f) for f in canned_findings(task, corpus_rows, rendered)]
