@@ -73,25 +73,18 @@ def _rows(node: dict, root: dict, path: str, required: set[str], out: list) -> N
         out.append((here, _type(child, root), "yes" if key in required else "",
                     "" if default is None else f"`{json.dumps(default, ensure_ascii=False)}`",
                     resolved.get("description") or child.get("description") or ""))
-        _rows(resolved, root, here, set(resolved.get("required", [])), out)
-        for variant in resolved.get("oneOf", []) + resolved.get("anyOf", []):
-            variant = _resolve(variant, root)
-            if variant.get("properties"):
-                _rows(variant, root, here, set(variant.get("required", [])), out)
-        extra = resolved.get("additionalProperties")
-        if isinstance(extra, dict):
-            extra_resolved = _resolve(extra, root)
-            for variant in [extra_resolved] + extra_resolved.get("oneOf", []):
-                variant = _resolve(variant, root)
-                if variant.get("properties"):
-                    _rows(variant, root, f"{here}.<name>", set(variant.get("required", [])), out)
-        items = resolved.get("items")
-        if isinstance(items, dict):
-            items = _resolve(items, root)
-            for variant in [items] + items.get("oneOf", []):
-                variant = _resolve(variant, root)
-                if variant.get("properties"):
-                    _rows(variant, root, f"{here}[]", set(variant.get("required", [])), out)
+        for suffix, sub in (("", resolved), (".<name>", resolved.get("additionalProperties")),
+                            ("[]", resolved.get("items"))):
+            if isinstance(sub, dict):
+                for variant in _variants(sub, root):
+                    if variant.get("properties"):
+                        _rows(variant, root, here + suffix, set(variant.get("required", [])), out)
+
+
+def _variants(node: dict, root: dict) -> list[dict]:
+    """The shapes a schema node allows: itself and its oneOf / anyOf alternatives."""
+    node = _resolve(node, root)
+    return [node] + [_resolve(v, root) for v in node.get("oneOf", []) + node.get("anyOf", [])]
 
 
 def render_reference(page: str) -> str:
