@@ -94,9 +94,10 @@ def test_card_reflects_the_manifest(two_task_build):
         assert int(written) == t["rows_written"]
         assert templates == f"{t['templates_used']}/{t['templates']}"
 
-    for path in manifest["report"]:
-        if path.endswith(".png"):
-            assert f"]({path})" in body
+    plots = [path for path in manifest["report"] if path.endswith(".svg")]
+    assert plots == ["report/mixture.svg", "report/lengths.svg"]
+    for path in plots:
+        assert f"]({path})" in body
     categories = table(body, "| category | tasks | rows | share |")
     assert sum(int(r[2]) for r in categories) == totals["rows_written"]
 

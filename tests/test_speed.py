@@ -62,8 +62,8 @@ def test_cli_import_and_help_do_not_import_heavy_libraries():
 
 
 def test_the_build_modules_import_no_heavy_library():
-    # the pipeline imports datasets only to read a source that needs it, and matplotlib only
-    # when it writes the report's plots
+    # the pipeline imports datasets only to read a source that needs it; the report's plots are
+    # SVG written by flanzh itself
     assert _modules_after("import flanzh.build.pipeline, flanzh.read.sources, flanzh.build.report") == []
 
 

@@ -216,8 +216,8 @@ def _section_mixture(manifest: dict) -> list[str]:
     lines = ["## Mixture", ""]
     report = manifest.get("report") or []
     for path in report:
-        if path.endswith(".png"):
-            name = path.rsplit("/", 1)[-1].removesuffix(".png")
+        if path.endswith(".svg"):
+            name = path.rsplit("/", 1)[-1].removesuffix(".svg")
             lines += [f"![{name}]({path})", ""]
     lines += ["| category | tasks | rows | share |", "|---|---|---|---|"]
     for category, (n_tasks, n_rows) in sorted(rows.items()):

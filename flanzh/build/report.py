@@ -9,9 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
+from .plots import box_stats, lengths_svg, mixture_svg
+
 REPORT_DIR = "report"
-MIXTURE_PLOT = "mixture.png"
-LENGTHS_PLOT = "lengths.png"
+MIXTURE_PLOT = "mixture.svg"
+LENGTHS_PLOT = "lengths.svg"
 
 
 def category_table(manifest: dict) -> list[dict]:
@@ -116,70 +118,24 @@ def benchmark_lines(manifest: dict) -> list[str]:
 
 
 def _plot_mixture(manifest: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     tasks = sorted(manifest["tasks"].items(), key=lambda kv: (kv[1]["category"], kv[0]))
-    tasks = [(tid, t) for tid, t in tasks if t["rows_written"] > 0]
-    fig, ax = plt.subplots(figsize=(12, 9))
-    if tasks:
-        categories = category_table(manifest)
-        categories = [c for c in categories if c["rows"] > 0]
-        cmap = plt.get_cmap("tab20")
-        colours = {c["category"]: cmap(i % 20) for i, c in enumerate(categories)}
-        ax.pie([c["rows"] for c in categories], radius=0.65, labels=None,
-               colors=[colours[c["category"]] for c in categories],
-               wedgeprops={"width": 0.35, "edgecolor": "white"})
-        ax.pie([t["rows_written"] for _, t in tasks], radius=1.0,
-               labels=[tid for tid, _ in tasks], labeldistance=1.04, textprops={"fontsize": 7},
-               colors=[colours[t["category"]] for _, t in tasks],
-               wedgeprops={"width": 0.35, "edgecolor": "white", "alpha": 0.85})
-        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[c["category"]])
-                           for c in categories],
-                  labels=[f"{c['category']} ({100 * c['realised_share']:.1f}%)" for c in categories],
-                  loc="center left", fontsize=7, bbox_to_anchor=(1.12, 0.5))
-    ax.set_title("Realised mixture: categories (inner) and tasks (outer)")
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
+    tasks = [(tid, t["category"], t["rows_written"]) for tid, t in tasks if t["rows_written"] > 0]
+    categories = [c for c in category_table(manifest) if c["rows"] > 0]
+    path.write_text(mixture_svg(categories, tasks), "utf-8")
 
 
 def _plot_lengths(folder: Path, manifest: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    task_ids = [tid for tid, t in sorted(manifest["tasks"].items()) if t["rows_written"] > 0]
-    from matplotlib import cbook
-
-    inputs, targets = [], []
-    for tid in task_ids:
+    rows = []
+    for tid, task in sorted(manifest["tasks"].items()):
+        if task["rows_written"] <= 0:
+            continue
         # only the lengths are held (the streaming engine reads the text a row group at a time)
-        lengths = pl.scan_parquet([folder / s for s in manifest["tasks"][tid]["shards"]]).select(
+        lengths = pl.scan_parquet([folder / s for s in task["shards"]]).select(
             pl.col("inputs").str.len_chars(), pl.col("targets").str.len_chars()
         ).collect(engine="streaming")
-        inputs += cbook.boxplot_stats(lengths["inputs"].to_numpy(), labels=[tid])
-        targets += cbook.boxplot_stats(lengths["targets"].to_numpy(), labels=[tid])
-    height = max(3.0, 0.28 * len(task_ids) + 1.5)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
-    # Margins from the longest task name (7-point labels) rather than tight_layout, which lays
-    # every tick label out twice and was half of this plot's time.
-    name_inches = 0.2 + 0.05 * max((len(t) for t in task_ids), default=0)
-    fig.subplots_adjust(left=name_inches / 11, right=0.98, wspace=0.04,
-                        bottom=0.55 / height, top=1 - 0.35 / height)
-    if task_ids:
-        left.bxp(inputs, orientation="horizontal", showfliers=False)
-        right.bxp(targets, orientation="horizontal", showfliers=False)
-        right.tick_params(axis="y", labelleft=False)     # shared axis: names on the left only
-        for ax in (left, right):
-            ax.set_xscale("log")
-            ax.tick_params(axis="y", labelsize=7)
-    left.set_title("inputs length (characters)")
-    right.set_title("targets length (characters)")
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+        rows.append((tid, box_stats(lengths["inputs"].to_numpy()),
+                     box_stats(lengths["targets"].to_numpy())))
+    path.write_text(lengths_svg(rows), "utf-8")
 
 
 def write_report(folder: Path, manifest: dict) -> list[str]:
