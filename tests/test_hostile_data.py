@@ -351,7 +351,7 @@ def test_any_value_shape_keeps_the_row_invariant(tmp_path_factory, afqmc_task, f
 
 
 _CLEANISH = st.one_of(_TEXT, st.sampled_from(["", "123", "[1]", "true", "0.50"]),
-                      st.integers(0, 3), st.sampled_from([0.5, True, None]))
+                      st.integers(0, 3), st.sampled_from([0.5, 1.0, True, None]))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
@@ -381,6 +381,30 @@ def test_clean_json_lines_take_the_one_pass_read(tmp_path, afqmc_task, monkeypat
     frame = flat.read([path], fmt="jsonl", encoding="utf-8", options={}, label="t",
                       fields=afqmc_task.fields).frame
     assert frame["label"].to_list() == ["0", "1", "0", "1", "0"]
+
+
+def test_the_one_pass_read_reads_only_the_fields_columns_without_inferring(tmp_path, afqmc_task,
+                                                                            monkeypatch):
+    # inferring types is a whole extra pass over the file; the fields already give every type
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(encode("jsonl", [{**good(i, label=i % 2), "extra": i} for i in range(5)]))
+    calls = []
+    real = flat.pl.read_ndjson
+    monkeypatch.setattr(flat.pl, "read_ndjson", lambda data, **kw: calls.append(kw) or
+                        real(data, **kw))
+    frame = flat.read([path], fmt="jsonl", encoding="utf-8", options={}, label="t",
+                      fields=afqmc_task.fields).frame
+    assert [sorted(kw) for kw in calls] == [["schema"]]
+    assert "extra" not in frame.columns and frame["label"].to_list() == ["0", "1", "0", "1", "0"]
+
+
+def test_an_integral_float_label_is_read_as_written_not_as_polars_prints_it(tmp_path, afqmc_task):
+    # polars would read 1.0 into a text column as "1"; the row reader keeps "1.0" (no such label)
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(encode("jsonl", [good(0, label=1), good(1, label=1.0)]))
+    read = flat.read([path], fmt="jsonl", encoding="utf-8", options={}, label="t",
+                     fields=afqmc_task.fields)
+    assert read.frame["label"].to_list() == ["1", "1.0"]
 
 
 def test_parquet_is_read_by_polars_and_a_broken_one_names_the_file(tmp_path, afqmc_task):
