@@ -33,16 +33,31 @@ FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 def free_cores() -> int:
     """Cores this process may use that the machine is not already busy with: the CPUs it may
-    run on, less the one-minute load average (rounded down)."""
+    run on, less the other tasks running right now (Linux's count of runnable tasks in
+    /proc/loadavg, less this process). Elsewhere, less the one-minute load average.
+
+    Not the load average on Linux: it also counts tasks waiting on the disk, and it trails by a
+    minute, so an idle 2-core machine whose kernel threads wait on I/O reads as having one free
+    core, and a build started just after another one finished as having none."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:          # not on Linux
         cpus = os.cpu_count() or 1
+    return max(0, min(cpus, int(cpus - _busy())))
+
+
+def _busy(loadavg: str = "/proc/loadavg") -> float:
+    """Other tasks using a CPU now."""
     try:
-        load = os.getloadavg()[0]
+        with open(loadavg, encoding="ascii") as handle:
+            running = int(handle.read().split()[3].split("/")[0])
+        return max(0, running - 1)              # this process is one of them
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0]
     except OSError:
-        load = 0.0
-    return max(0, int(cpus - load))
+        return 0.0
 
 
 def default_executor(free: int) -> str:

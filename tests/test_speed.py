@@ -146,6 +146,19 @@ def test_the_process_pool_is_the_default_when_more_than_one_core_is_free():
     assert 0 <= free_cores() <= (os.cpu_count() or 1)
 
 
+@pytest.mark.parametrize("loadavg, busy", [
+    ("1.07 1.02 1.33 1/130 24038", 0),      # idle, though the load average reads 1 (I/O waits)
+    ("0.10 0.20 0.30 3/130 24038", 2),      # two others running now, though the average is low
+])
+def test_free_cores_counts_the_tasks_running_now_not_the_load_average(tmp_path, loadavg, busy):
+    from flanzh.executors import _busy
+
+    path = tmp_path / "loadavg"
+    path.write_text(loadavg + "\n", "ascii")
+    assert _busy(str(path)) == busy
+    assert _busy(str(tmp_path / "missing")) == os.getloadavg()[0]
+
+
 @pytest.mark.parametrize("args, free, expected", [
     (["--data-dir", "{data}"], 2, "process"),
     (["--data-dir", "{data}"], 1, "serial"),
