@@ -141,6 +141,13 @@ class TaskCache:
         self.hits.append(f"{stage}:{task_id}")
         return frame, meta
 
+    def entry(self, stage: str, task_id: str, key: str) -> Path | None:
+        """The parquet file of a stored single-file entry, if there is one."""
+        if not self.enabled:
+            return None
+        frame_path, meta_path = self._paths(stage, task_id, key)
+        return frame_path if frame_path.is_file() and meta_path.is_file() else None
+
     def _drop(self, stage: str, task_id: str) -> None:
         for old in (self.root / stage).glob(f"{task_id}-*"):
             (shutil.rmtree(old, ignore_errors=True) if old.is_dir()

@@ -234,15 +234,19 @@ def read_unit(context: UnitContext, task: Task) -> TaskResult:
     project = Project(context.root)
     result = load_rows(project, task, context.mode, context.mixture.corpus_splits(task),
                        cache=context.cache())
+    # the rows as the cache holds them need not be written again (they are only read from there)
+    result.spill = context.cache().entry("read", task.id, result.read_key)
     if context.mixture.include_benchmarks and task.benchmark_splits and result.rows.height:
         # each record says it came from a benchmark's evaluation set (source_split)
         result.rows = result.rows.with_columns(
             pl.when(pl.col(SPLIT).is_in(task.benchmark_splits))
             .then(pl.lit("benchmark:") + pl.col(SPLIT)).otherwise(pl.col(SPLIT)).alias(SPLIT))
+        result.spill = None
     result.check_reject_rate(context.max_reject_rate if context.max_reject_rate is not None
                              else task.spec.get("max_reject_rate", DEFAULT_MAX_REJECT_RATE))
     result.available = result.rows.height
-    result.rows.write_parquet(_spill(context, task.id))
+    if result.spill is None:
+        _keep_rows(context, result, result.rows)
     result.rows = empty_rows(task)
     return result
 
@@ -250,17 +254,19 @@ def read_unit(context: UnitContext, task: Task) -> TaskResult:
 def render_unit(context: UnitContext, result: TaskResult, quota: int | None) -> TaskResult:
     """Plan, render, check and deduplicate one task's spilled rows into parquet parts."""
     task = result.task
-    result.rows = pl.read_parquet(_spill(context, task.id))
+    result.rows = pl.read_parquet(result.spill)
     render_task(result, context.seed, context.mixture, quota, cache=context.cache(),
                 folder=context.work / "records" / task.id, shard_rows=context.shard_rows)
     result.rows = empty_rows(task)
     return result
 
 
-def _spill(context: UnitContext, task_id: str) -> Path:
+def _keep_rows(context: UnitContext, result: TaskResult, rows: pl.DataFrame) -> None:
+    """Spill a task's source rows to the build's work folder (never over a cache entry)."""
     folder = context.work / "rows"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{task_id}.parquet"
+    result.spill = folder / f"{result.task.id}.parquet"
+    rows.write_parquet(result.spill)
 
 
 def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: EvalIndex | None,
@@ -272,12 +278,12 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
     audits = {}
     if index is not None:
         for task_id, result in results.items():
-            rows = pl.read_parquet(_spill(context, task_id))
+            rows = pl.read_parquet(result.spill)
             texts, at = compared_texts(result.task, rows)
             audits[task_id] = Counter()
             kept, dropped = decontaminate(rows, texts, index, at, audits[task_id])
             if kept.height != rows.height:
-                kept.write_parquet(_spill(context, task_id))
+                _keep_rows(context, result, kept)
             result.dropped += dropped
             result.available = kept.height
     on_step("decontaminate")
@@ -287,12 +293,12 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
                              folder=context.work / "near")     # signatures spill beside the output
         try:
             for task_id, result in results.items():
-                rows = pl.read_parquet(_spill(context, task_id))
+                rows = pl.read_parquet(result.spill)
                 flags = np.array(lsh.add_task(task_id, source_text(result.task, rows)), dtype=bool)
                 if flags.any():
                     result.dropped += count(flags, "near_duplicate")
                     rows = rows.filter(~pl.Series(flags, dtype=pl.Boolean))
-                    rows.write_parquet(_spill(context, task_id))
+                    _keep_rows(context, result, rows)
                 result.available = rows.height
         finally:
             lsh.close()

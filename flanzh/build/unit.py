@@ -41,6 +41,7 @@ class TaskResult:
     written: int | None = None          # records in the output shards (streamed builds)
     templates_used: int | None = None
     formats: dict | None = None
+    spill: Path | None = None           # parquet of its source rows between the build's steps
 
     def check_reject_rate(self, max_rate: float) -> None:
         """Fail when more than ``max_rate`` of the rows read were bad input."""

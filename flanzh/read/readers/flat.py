@@ -151,7 +151,7 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
         if _SURROGATE_BYTES.search(data):
             return None
-        if not data.strip():
+        if not data or data.isspace():          # (strip would copy the whole file)
             continue
         frame = None
         if schema is not None and not _FRACTION_BYTES.search(data):
