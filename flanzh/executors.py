@@ -124,18 +124,31 @@ def _run_serial(fn, units, on_done) -> list:
     return results
 
 
+_UNIT_POOLS: dict[int, ProcessPoolExecutor] = {}     # workers -> the pool kept for this process
+
+
+def _unit_pool(workers: int) -> ProcessPoolExecutor:
+    """One spawned pool per worker count, kept for the life of the process: a build's read and
+    render steps share its workers instead of each paying for starting (and importing flanzh and
+    polars in) processes of its own."""
+    pool = _UNIT_POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
+        pool = _UNIT_POOLS[workers] = process_pool(workers)
+    return pool
+
+
 def _run_process(fn, units, workers, on_done) -> list:
     results: list = [None] * len(units)
     # spawn, not fork: polars runs thread pools, and forking a multithreaded process is unsafe.
-    pool = ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(units)),
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    pool = _unit_pool(workers or os.cpu_count() or 1)
+    futures: list = []
     try:
-        index_of = {pool.submit(fn, unit): index for index, unit in enumerate(units)}
-        pending = set(index_of)
+        futures = [pool.submit(fn, unit) for unit in units]
+        index_of = {future: index for index, future in enumerate(futures)}
+        pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
+            for future in sorted(finished, key=index_of.get):
                 index = index_of[future]
                 error = future.exception()
                 if error is not None:
@@ -148,7 +161,9 @@ def _run_process(fn, units, workers, on_done) -> list:
                     on_done(index)
     finally:
         # On a failure, units not started yet are dropped; running ones are waited for.
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            future.cancel()
+        wait(futures)
     return results
 
 

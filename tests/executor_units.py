@@ -60,3 +60,9 @@ def pid_then_sleep(unit):
     (Path(folder) / f"{index}.pid").write_text(str(os.getpid()))
     time.sleep(120)
     return index
+
+
+def pid_of_worker(unit):
+    """unit = seconds: sleeps (so that both workers take a unit), then returns its process id."""
+    time.sleep(unit)
+    return os.getpid()

@@ -153,3 +153,17 @@ def test_workers_must_be_positive():
     with pytest.raises(BuildError) as error:
         run_units(units.env, ["HF_HUB_OFFLINE"], executor="process", workers=0)
     assert str(error.value) == "workers must be at least 1, not 0"
+
+
+def test_a_builds_steps_share_one_process_pool():
+    # starting workers (each imports flanzh and polars) once per step was a fixed cost per build
+    first = set(run_units(units.pid_of_worker, [0.3, 0.3], executor="process", workers=2))
+    second = set(run_units(units.pid_of_worker, [0.3, 0.3], executor="process", workers=2))
+    assert os.getpid() not in first and len(first) == 2
+    assert second == first
+
+
+def test_the_pool_still_works_after_a_failing_unit():
+    with pytest.raises(BuildError):
+        run_units(units.build_error_for_x, ["a", "x"], executor="process", workers=2)
+    assert run_units(units.build_error_for_x, ["a", "b"], executor="process", workers=2) == ["a", "b"]
