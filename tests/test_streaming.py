@@ -102,3 +102,18 @@ def test_seen_hashes_flags_exactly_the_repeats(batches):
             expected.append(value in plain)
             plain.add(value)
         assert flags == expected
+
+
+@given(st.lists(st.sets(st.integers(0, 60), max_size=30), max_size=12))
+def test_seen_in_earlier_flags_exactly_what_an_earlier_group_holds(groups):
+    import numpy as np
+
+    from flanzh.corpus.exact_dedup import seen_in_earlier
+
+    arrays = [np.array(sorted(g, reverse=True), dtype=np.uint64) for g in groups]
+    flags = seen_in_earlier(arrays)
+    assert len(flags) == len(groups)
+    earlier: set = set()
+    for array, flag in zip(arrays, flags):
+        assert flag.tolist() == [int(v) in earlier for v in array]
+        earlier |= {int(v) for v in array}

@@ -38,7 +38,7 @@ from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full
                      output_target, shard_names, task_manifest, write_records)
 from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
                                     read_extra_eval_file)
-from ..corpus.exact_dedup import SeenHashes, count, record_hashes
+from ..corpus.exact_dedup import SeenHashes, count, record_hashes, seen_in_earlier
 from ..corpus.near_dedup import NearDuplicates
 from ..executors import check_executor, run_units
 from ..hashing import key_hashes
@@ -405,14 +405,14 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
                                             for t in tasks], "render")
         results = {r.task.id: r for r in rendered}
 
-        seen = SeenHashes()             # exact dedup across tasks, in task order
-        repeated = {}
+        # exact dedup across tasks, in task order (each task's records are already unique)
+        if mixture.dedup["exact"]:
+            flags = seen_in_earlier([results[t.id].hashes for t in tasks])
+        else:
+            flags = [np.zeros(len(results[t.id].hashes), dtype=bool) for t in tasks]
+        repeated = {task.id: flag for task, flag in zip(tasks, flags)}
         for task in tasks:
-            result = results[task.id]
-            repeated[task.id] = (seen.contains(result.hashes) if mixture.dedup["exact"]
-                                 else np.zeros(len(result.hashes), dtype=bool))
-            seen.add(result.hashes)
-            result.dropped += count(repeated[task.id], "duplicate")
+            results[task.id].dropped += count(repeated[task.id], "duplicate")
         step("exact-dedup")
 
         manifest_tasks, written = {}, {}
