@@ -4,6 +4,8 @@ from collections import Counter
 
 import polars as pl
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flanzh.read.normalise import normalise
 from flanzh.read.readers import KEY
@@ -68,3 +70,32 @@ def test_half_width_full_stop_ends_a_chinese_sentence():
 
     assert split_sentences("本文提出一种方法.实验表明效果良好。见 Fig. 1 所示") == \
         ["本文提出一种方法.", "实验表明效果良好。", "见 Fig. 1 所示"]
+
+
+_CELL = st.one_of(st.none(), st.text(alphabet="，, 。.a吗 \t", max_size=6))
+
+
+@given(rows=st.lists(st.one_of(st.none(), st.lists(_CELL, max_size=4)), max_size=8),
+       start=st.integers(0, 2))
+def test_steps_over_a_list_column_match_applying_them_to_each_list(rows, start):
+    # the strings leave the list column by offset and go back the same way: a sliced column
+    # (offsets not starting at 0), empty and null lists and null items included
+    from collections import Counter
+
+    import polars as pl
+
+    from flanzh.read.normalise import _apply_steps, _each
+    from flanzh.read.transforms import TRANSFORMS
+
+    column = pl.Series("turns", [None] * start + rows, dtype=pl.List(pl.Utf8)).slice(start)
+    steps = [("fullwidth_punct", TRANSFORMS["fullwidth_punct"]), ("strip", TRANSFORMS["strip"])]
+    counts: Counter = Counter()
+    out = _apply_steps(column, steps, "turns", counts)
+    values, expected = rows, Counter()
+    for name, step in steps:
+        done = [_each(step, v) for v in values]
+        if name == "fullwidth_punct":
+            expected[f"cleaned:{name}:turns"] += sum(a != b for a, b in zip(values, done))
+        values = done
+    assert out.dtype == pl.List(pl.Utf8) and out.to_list() == values
+    assert +counts == +expected

@@ -11,7 +11,9 @@ import json
 from collections import Counter
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from ..errors import SourceError
 from .readers import EXCERPT_CHARS, GROUP, KEY, MAX_EXAMPLES
@@ -146,40 +148,78 @@ def _transform_and_truncate(task: Task, frame: pl.DataFrame, checks: list
         cleans = bool(debris) and spec.label_map is None and spec.type in ("str", "list[str]")
         if not spec.transform and not spec.truncate and not cleans:
             continue
-        values = frame[spec.name].to_list()
         steps = [("debris", lambda v: remove_debris(v, debris))] if cleans else []
         steps += [(name, TRANSFORMS[name]) for name in spec.transform]
-        for name, step in steps:
-            done = [_each(step, v) for v in values]
-            if name in CLEANING:
-                # cleaning is counted per step and field: the manifest says what it changed
-                truncated[f"cleaned:{name}:{spec.name}"] += sum(a != b for a, b in zip(values, done))
-            values = done
+        column = _apply_steps(frame[spec.name], steps, spec.name, truncated) if steps \
+            else frame[spec.name]
         if spec.truncate:
             limit, keep = spec.truncate["max_chars"], spec.truncate.get("keep", "head")
             # only values over the limit go through Python (a list counts its items' characters)
-            column = pl.Series(values, dtype=frame.schema[spec.name])
             size = (column.list.eval(pl.element().str.len_chars()).list.sum()
                     if column.dtype != pl.Utf8 else column.str.len_chars())
-            over = (size > limit).fill_null(False).to_list()
+            over = (size > limit).fill_null(False).to_numpy()
             if spec.truncate.get("on_cut") == "drop":
                 # the targets describe the whole text (a summary): a cut row would teach a
                 # target that says what the input lost, so the row goes instead
                 updates.append(pl.Series(f"__over_{spec.name}", over, dtype=pl.Boolean))
                 checks.insert(0, (f"too_long:{spec.name}", pl.col(f"__over_{spec.name}")))
-                updates.append(pl.Series(spec.name, values, dtype=frame.schema[spec.name]))
+                updates.append(column.alias(spec.name))
                 continue
-            cut = [truncate(v, limit, keep) if is_over else (v, False)
-                   for v, is_over in zip(values, over)]
-            too_long = [was_cut and v is None for v, was_cut in cut]
+            at = np.flatnonzero(over)
+            cut = [truncate(v, limit, keep) for v in column.gather(at).to_list()]
+            too_long = np.zeros(len(column), dtype=bool)
+            too_long[at] = [was_cut and v is None for v, was_cut in cut]
             truncated[spec.name] = sum(was_cut and v is not None for v, was_cut in cut)
-            values = [v for v, _ in cut]
+            if len(at):
+                # the cut values replace theirs: appended, then gathered into place
+                index = np.arange(len(column))
+                index[at] = len(column) + np.arange(len(at))
+                column = pl.concat([column, pl.Series(spec.name, [v for v, _ in cut],
+                                                      dtype=column.dtype)]).gather(index)
             updates.append(pl.Series(f"__too_long_{spec.name}", too_long, dtype=pl.Boolean))
             checks.insert(0, (f"too_long_to_truncate:{spec.name}", pl.col(f"__too_long_{spec.name}")))
-        updates.append(pl.Series(spec.name, values, dtype=frame.schema[spec.name]))
+        updates.append(column.alias(spec.name))
     if updates:
         frame = frame.with_columns(updates)
     return frame, +truncated
+
+
+def _apply_steps(column: pl.Series, steps: list, name: str, counts: Counter) -> pl.Series:
+    """``steps`` applied in order to every string of a text or list-of-text column (a list's
+    strings are taken out of it and put back by offset, not converted list by list); each
+    cleaning step counts the rows it changed."""
+    if column.dtype == pl.Utf8:
+        strings, row_of = column, None
+    elif column.dtype == pl.List(pl.Utf8):
+        array = column.to_arrow()
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        offsets = np.asarray(array.offsets, dtype=np.int64)
+        strings = pl.Series(array.values.slice(offsets[0], offsets[-1] - offsets[0]))
+        offsets = offsets - offsets[0]
+        row_of = np.repeat(np.arange(len(array)), np.diff(offsets))
+    else:                                      # any other value: its strings, one by one
+        values = column.to_list()
+        for step_name, step in steps:
+            done = [_each(step, v) for v in values]
+            if step_name in CLEANING:
+                counts[f"cleaned:{step_name}:{name}"] += sum(a != b for a, b in zip(values, done))
+            values = done
+        return pl.Series(name, values, dtype=column.dtype)
+    values = strings.to_list()
+    for step_name, step in steps:
+        done = [None if v is None else step(v) for v in values]
+        if step_name in CLEANING:
+            changed = [i for i, (a, b) in enumerate(zip(values, done)) if a != b]
+            counts[f"cleaned:{step_name}:{name}"] += (
+                len(changed) if row_of is None else len(np.unique(row_of[changed])))
+        values = done
+    out = pl.Series(name, values, dtype=pl.Utf8)
+    if row_of is None:
+        return out
+    rebuilt = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), out.to_arrow(),
+                                            mask=array.is_null())
+    return pl.Series(name, rebuilt, dtype=column.dtype)
 
 
 def drop_by_reason(frame: pl.DataFrame, checks: list[tuple[str, pl.Expr]], keep: list[str],
