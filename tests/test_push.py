@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flanzh.build.card import BEGIN, END, merge_card
+from flanzh.build.card import BEGIN, END, LOAD_PLACEHOLDER, for_repo, merge_card
 from flanzh.build.pipeline import build
 from flanzh.errors import PushError
 from flanzh.publish.push import push
@@ -47,8 +47,11 @@ def folder(mini_project, tmp_path):
 
 
 def local_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in folder.rglob("*") if p.is_file()}
+    """The build's files as a push to REPO uploads them (the card's load snippet names REPO)."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes()
+             for p in folder.rglob("*") if p.is_file()}
+    files["README.md"] = for_repo(files["README.md"].decode("utf-8"), REPO).encode("utf-8")
+    return files
 
 
 ENDPOINT = {}
@@ -73,6 +76,9 @@ def test_creates_a_missing_repo_and_uploads_the_build_in_one_commit(hub, folder)
     shards = sorted(p for p in local_files(folder) if p.endswith(".parquet"))
     assert len(shards) == 3 and set(shards) <= hub.lfs_paths(REPO)    # parquet goes through LFS
     assert "README.md" not in hub.lfs_paths(REPO)
+    card = hub.files(REPO)["README.md"].decode("utf-8")
+    assert f'everything = load_dataset("{REPO}", split="train")' in card
+    assert LOAD_PLACEHOLDER not in card and LOAD_PLACEHOLDER in (folder / "README.md").read_text()
     assert lines[-1] == result.commit_url and result.commit_oid == hub.head(REPO)
 
 
@@ -135,7 +141,7 @@ def test_hand_written_card_text_survives_a_push(hub, folder, mini_project):
     build(mini_project, folder, seed=7, shard_rows=10)          # a new build: new card section
     result, _ = run(folder)
     remote = hub.files(REPO)["README.md"].decode()
-    local = (folder / "README.md").read_text("utf-8")
+    local = for_repo((folder / "README.md").read_text("utf-8"), REPO)
     assert remote == merge_card(edited, local)
     assert "Curated by the flanzh team. 手写的说明。" in remote
     assert remote.endswith("## Contact\n\nOpen a discussion on this repo.\n")

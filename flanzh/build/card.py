@@ -30,6 +30,12 @@ LICENSE_NAME = "per-source-terms"       # the hub's license_name when a source's
 LOAD_PLACEHOLDER = "<this repo or folder>"
 
 
+def for_repo(card: str, repo_id: str) -> str:
+    """The card as pushed to ``repo_id``: its load snippet names the repo instead of the
+    placeholder a local build writes."""
+    return card.replace(f'load_dataset("{LOAD_PLACEHOLDER}"', f'load_dataset("{repo_id}"')
+
+
 # OpenBA's task types -> hub task categories (every record is also text generation).
 _TASK_CATEGORIES = {
     "machine_translation": "translation",

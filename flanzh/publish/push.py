@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..build.card import merge_card
+from ..build.card import for_repo, merge_card
 from ..build.writer import MANIFEST
 from ..errors import PushError
 
@@ -300,17 +300,23 @@ def read_remote(api, repo_id: str, revision: str) -> Remote:
 
 # the push ------------------------------------------------------------------------------------
 
-def plan(folder: Path, manifest: dict, remote: Remote, *, delete_stale: bool) -> tuple[
-        list[Step], list[LocalFile], list[str]]:
-    """(steps to print, files to upload, remote paths to delete)."""
+def plan(folder: Path, manifest: dict, remote: Remote, *, delete_stale: bool,
+         repo_id: str | None = None) -> tuple[list[Step], list[LocalFile], list[str]]:
+    """(steps to print, files to upload, remote paths to delete). With ``repo_id``, the card's
+    load snippet names that repo."""
     steps, uploads, deletes = [], [], []
     produced = build_files(folder, manifest)
     for path in produced:
         source: Path | bytes = folder / path
         note = ""
+        if path == CARD and repo_id is not None:
+            card = source.read_text("utf-8")
+            if for_repo(card, repo_id) != card:
+                source = for_repo(card, repo_id).encode("utf-8")
         if path == CARD and remote.card is not None:
+            card = source.decode("utf-8") if isinstance(source, bytes) else source.read_text("utf-8")
             try:
-                merged = merge_card(remote.card, source.read_text("utf-8"))
+                merged = merge_card(remote.card, card)
             except ValueError as exc:
                 raise PushError(f"cannot merge into the hub's {CARD}: {exc}; fix it on the hub "
                                 f"and push again; {NOTHING_CHANGED}") from None
@@ -415,7 +421,8 @@ def _push(folder: Path, repo_id: str, *, private: bool, revision: str | None, dr
                 created.append(f"the branch {revision} (a copy of main)")
                 remote = read_remote(api, repo_id, revision)
 
-    steps, uploads, deletes = plan(folder, manifest, remote, delete_stale=delete_stale)
+    steps, uploads, deletes = plan(folder, manifest, remote, delete_stale=delete_stale,
+                                   repo_id=repo_id)
     result.steps += steps
     title = message or commit_message(manifest)
     echo(f"{'dry run: ' if dry_run else ''}push {folder} -> {endpoint}/datasets/{repo_id} "
