@@ -12,7 +12,8 @@ a numbered suffix on its longest text column, so copies are distinct records.
 The build runs on the executor the CLI would choose on this machine (``process`` when more than
 one core is free; ``--executor`` overrides). Printed, all measured in this process: each task's realised share against its target (delta in
 percentage points; OpenBA's policy realises every task within one point when it has the rows),
-wall time and rows/s per stage, peak RSS of the process and its workers, CPU time, the render rate
+wall time and rows/s per stage, peak memory (PSS) of the process and its workers, overall and
+by stage, their CPU time, the render rate
 against jinja2-in-datasets.map on the same machine, the build time against writing its records
 alone, and a no-change rebuild against the full build.
 """
@@ -109,20 +110,37 @@ if os.environ.get(ROWS_ENV):
     pipeline.read_split = expanded_reader(json.loads(os.environ[ROWS_ENV]))
 
 
+def _pss_kib(pid: int, rss: int) -> int:
+    """A process's proportional set size: its resident pages, each page shared with other
+    processes (the libraries every worker maps) counted in part. RSS if the kernel has no PSS."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return rss
+
+
 class TreeRss:
     """Peak resident memory of this process and its children together (a process pool's workers
-    hold their own copies of what they work on), sampled every 0.2 s from /proc."""
+    hold their own copies of what they work on), and their CPU time, sampled every 0.2 s from
+    /proc; ``stage`` names what runs now, so each stage's peak is known too."""
 
     def __init__(self):
         import threading
 
         self.peak = 0
+        self.stage = "start"
+        self.by_stage: dict[str, int] = {}
+        self._cpu: dict[int, float] = {}        # pid -> its latest utime + stime, in seconds
+        self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    @staticmethod
-    def _tree_kib() -> int:
+    def _tree_kib(self) -> int:
         me, parents, rss = os.getpid(), {}, {}
         for name in os.listdir("/proc"):
             if not name.isdigit():
@@ -130,28 +148,41 @@ class TreeRss:
             try:
                 with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as handle:
                     fields = dict(line.split(":", 1) for line in handle if ":" in line)
+                with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as handle:
+                    stat = handle.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            parents[int(name)] = int(fields.get("PPid", "0").strip())
-            rss[int(name)] = int(fields.get("VmRSS", "0 kB").split()[0])
+            pid = int(name)
+            parents[pid] = int(fields.get("PPid", "0").strip())
+            rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+            cpu = (int(stat[11]) + int(stat[12])) / self._tick
+            if pid in self._cpu or pid == me or parents[pid] == me:
+                self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu)
         total = 0
         for pid in rss:
             walk = pid
             while walk and walk != me:
                 walk = parents.get(walk, 0)
             if walk == me:
-                total += rss[pid]
+                total += _pss_kib(pid, rss[pid])
+                self._cpu.setdefault(pid, 0.0)
         return total
+
+    def _sample(self) -> None:
+        now = self._tree_kib()
+        self.peak = max(self.peak, now)
+        self.by_stage[self.stage] = max(self.by_stage.get(self.stage, 0), now)
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self._tree_kib())
+            self._sample()
 
-    def stop(self) -> float:
-        """The peak in MiB."""
+    def stop(self) -> tuple[float, float]:
+        """(the peak in MiB, CPU seconds of the process and its workers)."""
         self._stop.set()
         self._thread.join()
-        return max(self.peak, self._tree_kib()) / 1024
+        self._sample()
+        return self.peak / 1024, sum(self._cpu.values())
 
 
 def share_deltas(manifest: dict) -> list[str]:
@@ -235,29 +266,30 @@ def main() -> None:
         now = time.perf_counter()
         spent[label.split(": ")[-1]] += now - last[0]
         last[0] = now
+        memory.stage = f"after {label.split(': ')[-1]}"
 
     print(f"building ~{args.rows:,} records from ~{source_rows:,} source rows, 44 tasks, "
           f"policy {args.mixture.name}, max_repeat {max_repeat}, executor {args.executor}"
           + (f" ({args.workers or os.cpu_count()} workers)" if args.executor != "serial" else ""),
           flush=True)
     memory = TreeRss()
-    cpu0 = os.times()
     start = time.perf_counter()
     manifest = pipeline.build(project, out, mixture=mixture, on_step=on_step,
                               executor=args.executor, workers=args.workers)
     wall = time.perf_counter() - start
-    cpu1 = os.times()
-    tree_peak = memory.stop()
-    cpu = sum(cpu1[:4]) - sum(cpu0[:4])
+    tree_peak, cpu = memory.stop()
     totals = manifest["totals"]
     written = totals["rows_written"]
     print(f"built: {totals['rows_read']:,} source rows read, {written:,} records written, "
           f"{totals['rows_dropped']:,} dropped, in {wall:,.1f} s = {written / wall:,.0f} records/s")
     for stage in STAGES:
         print(f"  {stage:<14} {spent.get(stage, 0):8.1f} s")
-    print(f"peak RSS {tree_peak:,.0f} MiB, this process and its workers together (largest "
-          f"single process {peak_rss_mib():,.0f} MiB); CPU time {cpu:,.1f} s = "
+    print(f"peak memory {tree_peak:,.0f} MiB, this process and its workers together (PSS: "
+          f"pages they share counted once; largest single process RSS {peak_rss_mib():,.0f} "
+          f"MiB); CPU time {cpu:,.1f} s = "
           f"{cpu / wall:.2f} cores busy on average")
+    print("  peak memory by stage (MiB): " + ", ".join(f"{stage} {kib / 1024:,.0f}"
+                                                     for stage, kib in memory.by_stage.items()))
     print("shares, realised against target:")
     for line in share_deltas(manifest):
         print("  " + line)
