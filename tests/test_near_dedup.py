@@ -192,6 +192,34 @@ def test_flags_do_not_depend_on_batches_threads_memory_or_blocks(monkeypatch, tm
         assert not list((tmp_path / "near").rglob("*.*"))
 
 
+@pytest.mark.parametrize("in_ram", [True, False])
+def test_rows_signed_ahead_give_the_flags_of_rows_signed_by_add_task(monkeypatch, tmp_path,
+                                                                     in_ram):
+    # a build's read units sign their task's rows (sign_to_file); decontamination may then
+    # remove some, so only the rows still there (positions) are indexed
+    rng = random.Random(8)
+    base = [text(rng, rng.randint(3, 250)) for _ in range(300)]
+    by_task = {"t0": base, "t1": [changed(t, rng, 1) if len(t) >= 200 else text(rng) for t in base],
+               "t2": [changed(t, rng, 2) if len(t) >= 200 else t for t in base[:120]]}
+    kept = {"t0": None, "t1": np.flatnonzero(np.arange(300) % 3 != 0), "t2": np.arange(0)}
+    monkeypatch.setattr(dedup, "BATCH_ROWS", 29)             # several batches a task
+    monkeypatch.setattr(dedup, "QUERY_ROWS", 40)
+    if not in_ram:
+        monkeypatch.setattr(dedup, "RAM_SIGNATURES", 0)
+    plain = NearDuplicates(exempt=[], **SETTINGS)
+    expected = {k: plain.add_task(k, v if kept[k] is None else [v[i] for i in kept[k]])
+                for k, v in by_task.items()}
+    plain.close()
+    assert sum(expected["t1"]) > 20 and sum(expected["t0"]) == 0
+    index = NearDuplicates(exempt=[], folder=tmp_path / "near", **SETTINGS)
+    for task_id, rows in by_task.items():
+        path = tmp_path / f"{task_id}.npy"
+        keys = dedup.sign_to_file(rows, path, ngram=5, num_perm=128)
+        assert np.load(path).shape == (len(rows), 128) and keys.shape == (len(rows), 16)
+        assert index.add_task(task_id, signed=(path, keys, kept[task_id])) == expected[task_id]
+    index.close()
+
+
 def test_temporary_folder_goes_with_the_object(monkeypatch):
     monkeypatch.setattr(dedup, "RAM_SIGNATURES", 0)
     index = NearDuplicates(exempt=[], **SETTINGS)

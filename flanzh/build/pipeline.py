@@ -39,7 +39,7 @@ from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full
 from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
                                     read_extra_eval_file)
 from ..corpus.exact_dedup import SeenHashes, count, record_hashes, seen_in_earlier
-from ..corpus.near_dedup import NearDuplicates
+from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..executors import check_executor, run_units
 from ..hashing import key_hashes
 from ..project import Project
@@ -58,6 +58,7 @@ from ..spec.specs import Task, load_tasks, task_ids as all_task_ids
 
 DEFAULT_SEED = 20230918   # OpenBA's arXiv submission date; any integer works
 TASK_STEPS = ("read", "render", "write")
+ROW = "__row"                      # a source row's position in its task's rows (decontamination)
 DEFAULT_MAX_REJECT_RATE = 0.5
 CORPUS_STEPS = ("decontaminate", "near-dedup", "exact-dedup", "report")
 
@@ -247,6 +248,15 @@ def read_unit(context: UnitContext, task: Task) -> TaskResult:
     result.available = result.rows.height
     if result.spill is None:
         _keep_rows(context, result, result.rows)
+    near = context.mixture.dedup["near"]
+    if near["enabled"] and result.rows.height:
+        # signed here, where each task's read runs (in parallel on a pool), not in the driver
+        folder = context.work / "signed"
+        folder.mkdir(parents=True, exist_ok=True)
+        result.signed = folder / f"{task.id}.npy"
+        keys = sign_to_file(source_text(task, result.rows), result.signed,
+                            ngram=near["ngram"], num_perm=near["num_perm"])
+        np.save(folder / f"{task.id}.keys.npy", keys)
     result.rows = empty_rows(task)
     return result
 
@@ -276,14 +286,17 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
     They run here, not in the units, so each index is built once and stays in one process.
     Returns the decontamination audit (see decontaminate.audit_summary)."""
     audits = {}
+    positions: dict[str, np.ndarray] = {}   # rows decontamination kept, where it removed some
     if index is not None:
         for task_id, result in results.items():
             rows = pl.read_parquet(result.spill)
             texts, at = compared_texts(result.task, rows)
             audits[task_id] = Counter()
-            kept, dropped = decontaminate(rows, texts, index, at, audits[task_id])
+            kept, dropped = decontaminate(rows.with_row_index(ROW), texts, index, at,
+                                          audits[task_id])
             if kept.height != rows.height:
-                _keep_rows(context, result, kept)
+                positions[task_id] = kept[ROW].to_numpy()
+                _keep_rows(context, result, kept.drop(ROW))
             result.dropped += dropped
             result.available = kept.height
     on_step("decontaminate")
@@ -294,7 +307,13 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
         try:
             for task_id, result in results.items():
                 rows = pl.read_parquet(result.spill)
-                flags = np.array(lsh.add_task(task_id, source_text(result.task, rows)), dtype=bool)
+                if result.signed is not None:
+                    keys = np.load(result.signed.with_suffix(".keys.npy"))
+                    flags = lsh.add_task(task_id, signed=(result.signed, keys,
+                                                          positions.get(task_id)))
+                else:
+                    flags = lsh.add_task(task_id, source_text(result.task, rows))
+                flags = np.array(flags, dtype=bool)
                 if flags.any():
                     result.dropped += count(flags, "near_duplicate")
                     rows = rows.filter(~pl.Series(flags, dtype=pl.Boolean))

@@ -42,6 +42,7 @@ class TaskResult:
     templates_used: int | None = None
     formats: dict | None = None
     spill: Path | None = None           # parquet of its source rows between the build's steps
+    signed: Path | None = None          # their MinHash signatures (near dedup), by the read unit
 
     def check_reject_rate(self, max_rate: float) -> None:
         """Fail when more than ``max_rate`` of the rows read were bad input."""

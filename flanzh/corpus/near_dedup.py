@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from .exact_dedup import count
+from ..executors import in_worker
 from ..read.textnorm import normalise_expr
 
 MINHASH_SEED = 1
@@ -186,6 +187,44 @@ class _Texts:
         return part.fill_null("")
 
 
+def _sign_batch(texts: pl.Series, ngram: int, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures and band keys of a batch of texts (no nulls)."""
+    points, lengths = _normalised_points(texts)
+    tokens, offsets = _token_hashes(points, lengths, ngram)
+    del points
+    signatures = _signatures(tokens, offsets, num_perm)
+    band_rows = min(BAND_ROWS, num_perm)
+    return signatures, _band_keys(signatures, num_perm // band_rows, band_rows)
+
+
+def sign_to_file(texts, path: Path, *, ngram: int, num_perm: int) -> np.ndarray:
+    """The MinHash signatures of ``texts`` (a task's rows, as add_task takes them) written to the
+    .npy file ``path`` as they are computed, batch by batch; returns their band keys. A build's
+    read units sign their own task's rows this way, in parallel, and add_task(signed=...) then
+    indexes them: the same signatures as add_task computes from texts (the GIL-bound copy out of
+    rensa then runs in each worker instead of one after another in the driver)."""
+    texts = _Texts(texts)
+    rows = len(texts)
+    band_rows = min(BAND_ROWS, num_perm)
+    keys = np.empty((rows, num_perm // band_rows), dtype=np.uint32)
+    store = _Signatures(rows, num_perm, Path(path))
+    batches = _batches(texts.lengths)
+    sign = lambda span: _sign_batch(texts.batch(*span), ngram, num_perm)  # noqa: E731
+    # in a pool worker one thread (the pool has a process a core); else THREADS, as add_task
+    threads = 1 if in_worker() else THREADS
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="flanzh-sign") if threads > 1 else None
+    try:
+        done = pool.map(sign, batches) if pool is not None else map(sign, batches)
+        for (begin, end), (signatures, batch_keys) in zip(batches, done):
+            store.write(begin, signatures)
+            keys[begin:end] = batch_keys
+    finally:
+        store.finish()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return keys
+
+
 class _Signatures:
     """One add_task call's signature matrix: in memory, or in a .npy file written as it is
     computed. Rows are read back from the file with plain reads, one per run of consecutive
@@ -206,6 +245,21 @@ class _Signatures:
                 "descr": np.lib.format.dtype_to_descr(np.dtype("<u4")), "fortran_order": False,
                 "shape": (rows, num_perm)})
             self._offset = self._file.tell()
+
+    @classmethod
+    def existing(cls, path: Path, num_perm: int) -> _Signatures:
+        """A matrix sign_to_file wrote, to take rows from."""
+        self = cls.__new__(cls)
+        self.num_perm, self.path, self.array, self._file, self._reader = num_perm, path, None, None, None
+        self.task = self.start = 0
+        with open(path, "rb") as handle:
+            np.lib.format.read_magic(handle)
+            shape, _, _ = np.lib.format.read_array_header_2_0(handle)
+            self._offset = handle.tell()
+        self.rows = shape[0]
+        if shape[1:] != (num_perm,):
+            raise RuntimeError(f"{path}: signatures of {shape[1:]} values, not {num_perm}")
+        return self
 
     def write(self, begin: int, signatures: np.ndarray) -> None:
         if self._file is None:
@@ -394,11 +448,7 @@ class NearDuplicates:
 
     def _sign(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """Signatures and band keys of a batch of texts (no nulls)."""
-        points, lengths = _normalised_points(texts)
-        tokens, offsets = _token_hashes(points, lengths, self.ngram)
-        del points
-        signatures = _signatures(tokens, offsets, self.num_perm)
-        return signatures, _band_keys(signatures, self.bands, self.band_rows)
+        return _sign_batch(texts, self.ngram, self.num_perm)
 
     def _signed_batches(self, texts: _Texts):
         """(begin, signatures, keys) of each batch, in order; batches run on THREADS threads,
@@ -445,18 +495,37 @@ class NearDuplicates:
 
     # --- the task ------------------------------------------------------------------------------
 
-    def add_task(self, task_id: str, texts) -> list[bool]:
-        """Which of ``texts`` nearly duplicate a row of an earlier task; then index them."""
-        texts = _Texts(texts)
-        rows = len(texts)
+    def add_task(self, task_id: str, texts=None, *,
+                 signed: tuple[Path, np.ndarray, np.ndarray | None] | None = None) -> list[bool]:
+        """Which of ``texts`` nearly duplicate a row of an earlier task; then index them.
+        ``signed`` stands for texts already signed: (the file sign_to_file wrote, the keys it
+        returned, and which of its rows are the task's rows now, in order; None for all)."""
+        if signed is not None:
+            path, all_keys, positions = signed
+            source = _Signatures.existing(Path(path), self.num_perm)
+            if len(all_keys) != source.rows:
+                raise RuntimeError(f"{path}: {source.rows} signatures for {len(all_keys)} keys")
+            positions = np.arange(source.rows) if positions is None else np.asarray(positions)
+            rows = len(positions)
+        else:
+            texts = _Texts(texts)
+            rows = len(texts)
         if self._rows + rows >= 1 << 32:
             raise ValueError("near-duplicate detection holds at most 2^32 - 1 rows")
         store = self._store(rows)
-        keys = np.empty((rows, self.bands), dtype=np.uint32)
         try:
-            for begin, signatures, batch_keys in self._signed_batches(texts):
-                store.write(begin, signatures)
-                keys[begin:begin + len(signatures)] = batch_keys
+            if signed is not None:
+                keys = all_keys[positions]
+                try:
+                    for begin in range(0, rows, QUERY_ROWS):
+                        store.write(begin, source.take(positions[begin:begin + QUERY_ROWS]))
+                finally:
+                    source.release()
+            else:
+                keys = np.empty((rows, self.bands), dtype=np.uint32)
+                for begin, signatures, batch_keys in self._signed_batches(texts):
+                    store.write(begin, signatures)
+                    keys[begin:begin + len(signatures)] = batch_keys
         finally:
             store.finish()
         flags = np.zeros(rows, dtype=bool)
