@@ -75,3 +75,26 @@ def test_lengths_plot_has_a_box_per_task_and_panel_on_a_log_axis():
     assert math.isclose(float(box.get("x")), x10 + (x100 - x10) * math.log10(1.5), abs_tol=0.02)
     width = (x100 - x10) * (math.log10(25) - math.log10(15))
     assert math.isclose(float(box.get("width")), width, abs_tol=0.02)
+
+
+def test_a_builds_lengths_plot_is_the_plot_of_its_shards(tmp_path, monkeypatch):
+    # the build plots the lengths its render steps saved (no second read of every record's
+    # text); rewritten from the shards (`flanzh report`), the plot is the same
+    from pathlib import Path
+
+    from flanzh.build.pipeline import build
+    from flanzh.build.report import LENGTHS_PLOT, REPORT_DIR, write_report
+    from flanzh.project import Project
+
+    import flanzh.build.report as report
+
+    project = Project(Path(__file__).resolve().parent.parent)
+    with monkeypatch.context() as patch:
+        patch.setattr(report, "_lengths_from_shards", None)   # the build must not read them back
+        manifest = build(project, tmp_path / "out", task_ids=["sim_afqmc", "mrc_cmrc2018"])
+    plot = tmp_path / "out" / REPORT_DIR / LENGTHS_PLOT
+    from_build = plot.read_text("utf-8")
+    assert from_build.count('height="10"') == 2 * 2                  # a box per task and panel
+    plot.unlink()
+    write_report(tmp_path / "out", manifest)
+    assert plot.read_text("utf-8") == from_build

@@ -32,6 +32,7 @@ from .. import __version__
 from .cache import (TaskCache, build_fingerprint, copy_file, fingerprint, output_up_to_date,
                     package_versions, source_stamps)
 from .parts import PartsWriter
+from .plots import box_stats
 from .report import write_report
 from .unit import REJECTS, TaskResult, UnitContext
 from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full_error,
@@ -107,6 +108,7 @@ def load_rows(project: Project, task: Task, mode: SourceMode, splits: list[str] 
 
 RENDER_BATCH = 100_000     # records rendered, checked, deduplicated and written at a time
 HASHES = "hashes.npy"      # a rendered task's record hashes, in record order
+LENGTHS = "lengths.npy"    # ... and their (inputs, targets) lengths in characters, for the report
 
 
 def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | None,
@@ -141,7 +143,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     plan = plan_task(task, result.rows, seed, policy, quota, mixture.policy["max_repeat"])
     result.rows_repeated = plan.repeats
     dropped += plan.dropped
-    parts, seen, hashes = PartsWriter(target, shard_rows), SeenHashes(), []
+    parts, seen, hashes, lengths = PartsWriter(target, shard_rows), SeenHashes(), [], []
     answers: Counter = Counter()
     for start in range(0, plan.items.height, RENDER_BATCH):
         batch = replace(plan, items=plan.items.slice(start, RENDER_BATCH))
@@ -161,6 +163,10 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
             records, record_hash = records.filter(~pl.Series(repeated)), record_hash[~repeated]
         parts.add(records)
         hashes.append(record_hash)
+        if target is not None:
+            lengths.append(records.select(pl.col("inputs").str.len_chars(),
+                                          pl.col("targets").str.len_chars()).to_numpy()
+                           .astype(np.uint32))
     result.hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
     in_memory = parts.close()
     if in_memory is not None:
@@ -170,6 +176,8 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     result.answers = answers
     if target is not None:
         np.save(target / HASHES, result.hashes)
+        np.save(target / LENGTHS, np.concatenate(lengths) if lengths
+                else np.zeros((0, 2), dtype=np.uint32))
     if cache:
         entry = cache.store_folder("render", task.id, key, target, {
             "rows_repeated": result.rows_repeated, "dropped": dropped, "answers": answers,
@@ -355,6 +363,21 @@ def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves:
     return written
 
 
+def _length_stats(result: TaskResult, repeated: np.ndarray) -> tuple[dict, dict] | None:
+    """Box-plot statistics of the (inputs, targets) lengths of a task's written records, from
+    the lengths its render step saved beside its parts (the report need not read every record's
+    text back); None when there are none."""
+    if not result.parts or not (result.parts[0].parent / LENGTHS).is_file():
+        return None
+    lengths = np.load(result.parts[0].parent / LENGTHS)
+    if len(lengths) != len(repeated):
+        return None
+    kept = lengths[~repeated]
+    if not len(kept):
+        return None
+    return box_stats(kept[:, 0]), box_stats(kept[:, 1])
+
+
 def _shard_stats(staged: Path, shards: list[str]) -> tuple[int, int, dict]:
     """(rows, templates used, records per format) of a task's final shards."""
     if not shards:
@@ -434,9 +457,10 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
             results[task.id].dropped += count(repeated[task.id], "duplicate")
         step("exact-dedup")
 
-        manifest_tasks, written = {}, {}
+        manifest_tasks, written, length_stats = {}, {}, {}
         for task in tasks:
             result = results[task.id]
+            length_stats[task.id] = _length_stats(result, repeated[task.id])
             shards = _place_shards(staged.path, result, repeated[task.id], moves=not use_cache)
             result.written, result.templates_used, result.formats = _shard_stats(staged.path,
                                                                                  shards)
@@ -470,7 +494,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         }
         write_rejects(staged.path / REJECTS, results)
         manifest["rejects_file"] = REJECTS
-        manifest["report"] = write_report(staged.path, manifest)
+        manifest["report"] = write_report(staged.path, manifest, length_stats)
         staged.commit(manifest)
         cache.record_build(whole)
         step("report")

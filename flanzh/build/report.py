@@ -124,26 +124,33 @@ def _plot_mixture(manifest: dict, path: Path) -> None:
     path.write_text(mixture_svg(categories, tasks), "utf-8")
 
 
-def _plot_lengths(folder: Path, manifest: dict, path: Path) -> None:
+def _plot_lengths(folder: Path, manifest: dict, path: Path, known: dict | None) -> None:
     rows = []
     for tid, task in sorted(manifest["tasks"].items()):
         if task["rows_written"] <= 0:
             continue
-        # only the lengths are held (the streaming engine reads the text a row group at a time)
-        lengths = pl.scan_parquet([folder / s for s in task["shards"]]).select(
-            pl.col("inputs").str.len_chars(), pl.col("targets").str.len_chars()
-        ).collect(engine="streaming")
-        rows.append((tid, box_stats(lengths["inputs"].to_numpy()),
-                     box_stats(lengths["targets"].to_numpy())))
+        known_stats = (known or {}).get(tid)
+        rows.append((tid, *(known_stats or _lengths_from_shards(folder, task))))
     path.write_text(lengths_svg(rows), "utf-8")
 
 
-def write_report(folder: Path, manifest: dict) -> list[str]:
-    """Write ``report/`` (tables and the two plots) into a built folder; return its files."""
+def _lengths_from_shards(folder: Path, task: dict) -> tuple[dict, dict]:
+    """Box statistics of a task's input and target lengths, read from its shards (only the
+    lengths are held: the streaming engine reads the text a row group at a time)."""
+    lengths = pl.scan_parquet([folder / s for s in task["shards"]]).select(
+        pl.col("inputs").str.len_chars(), pl.col("targets").str.len_chars()
+    ).collect(engine="streaming")
+    return box_stats(lengths["inputs"].to_numpy()), box_stats(lengths["targets"].to_numpy())
+
+
+def write_report(folder: Path, manifest: dict, lengths: dict | None = None) -> list[str]:
+    """Write ``report/`` (tables and the two plots) into a built folder; return its files.
+    ``lengths``: per task, box_stats of its written records' input and target lengths, when the
+    build knows them; other tasks' lengths are read from their shards."""
     report = Path(folder) / REPORT_DIR
     report.mkdir(exist_ok=True)
     _plot_mixture(manifest, report / MIXTURE_PLOT)
-    _plot_lengths(Path(folder), manifest, report / LENGTHS_PLOT)
+    _plot_lengths(Path(folder), manifest, report / LENGTHS_PLOT, lengths)
     (report / "report.md").write_text(
         "# flanzh build report\n\n"
         f"![mixture]({MIXTURE_PLOT})\n\n![lengths]({LENGTHS_PLOT})\n\n" + stats_text(manifest),
