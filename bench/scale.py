@@ -208,9 +208,8 @@ def share_deltas(manifest: dict) -> list[str]:
 
 
 def peak_rss_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+    """This process's peak RSS (pool workers still running are not among its reaped children)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -285,7 +284,7 @@ def main() -> None:
     for stage in STAGES:
         print(f"  {stage:<14} {spent.get(stage, 0):8.1f} s")
     print(f"peak memory {tree_peak:,.0f} MiB, this process and its workers together (PSS: "
-          f"pages they share counted once; largest single process RSS {peak_rss_mib():,.0f} "
+          f"pages they share counted once; this process alone: RSS {peak_rss_mib():,.0f} "
           f"MiB); CPU time {cpu:,.1f} s = "
           f"{cpu / wall:.2f} cores busy on average")
     print("  peak memory by stage (MiB): " + ", ".join(f"{stage} {kib / 1024:,.0f}"
