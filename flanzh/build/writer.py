@@ -35,19 +35,47 @@ def _plain_text(dtype):
     return dtype
 
 
-def write_records(frame, path: Path) -> None:
-    """Write a frame of records as a zstd parquet file whose text columns are arrow ``string``,
-    not the ``large_string`` polars writes: ``datasets`` then reads them as ``Value('string')``,
-    so ``concatenate_datasets``/``interleave_datasets`` take them with any ordinary dataset."""
+PARQUET_WRITER = {"compression": "zstd", "compression_level": 3, "write_statistics": False}
+
+
+def _plain_table(frame):
+    """A frame of records as an arrow table whose text columns are arrow ``string``."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     table = frame.to_arrow()
     schema = pa.schema([field.with_type(_plain_text(field.type)) for field in table.schema])
     batches = [batch.cast(schema) for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS)]
-    pq.write_table(pa.Table.from_batches(batches, schema=schema), path,
-                   row_group_size=ROW_GROUP_ROWS, compression="zstd", compression_level=3,
-                   write_statistics=False)
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def write_records(frame, path: Path) -> None:
+    """Write a frame of records as a zstd parquet file whose text columns are arrow ``string``,
+    not the ``large_string`` polars writes: ``datasets`` then reads them as ``Value('string')``,
+    so ``concatenate_datasets``/``interleave_datasets`` take them with any ordinary dataset."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(_plain_table(frame), path, row_group_size=ROW_GROUP_ROWS, **PARQUET_WRITER)
+
+
+class RecordsFile:
+    """One file of records written a row group at a time: the same bytes as write_records gives
+    for all of them at once, when every row group but the last has ROW_GROUP_ROWS rows."""
+
+    def __init__(self, path: Path):
+        self.path, self._writer = path, None
+
+    def write(self, frame) -> None:
+        import pyarrow.parquet as pq
+
+        table = _plain_table(frame)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, **PARQUET_WRITER)
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def shard_names(rows: int, shard_rows: int) -> list[str]:
