@@ -117,3 +117,32 @@ def test_seen_in_earlier_flags_exactly_what_an_earlier_group_holds(groups):
     for array, flag in zip(arrays, flags):
         assert flag.tolist() == [int(v) in earlier for v in array]
         earlier |= {int(v) for v in array}
+
+
+def test_refit_records_do_not_depend_on_how_the_plan_is_cut_into_batches(mini_project, tmp_path,
+                                                                          monkeypatch):
+    # rows repeated to fill a quota, drawn into wordy templates in several formats: each record
+    # too long for its template is refit on its own and takes the place of the one it replaces,
+    # so one batch or batches of 7 give the same records in the same order
+    path = mini_project.templates_dir / "sim_afqmc.yaml"
+    document = yaml.safe_load(path.read_text("utf-8"))
+    for template in document["templates"][:4]:
+        template["target"] = "{{ label }}" + "（" + "很" * 60 + "）"
+        template["target_in_choices"] = False
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
+    spec_path = mini_project.specs_dir / "sim_afqmc.yaml"
+    spec = yaml.safe_load(spec_path.read_text("utf-8"))
+    spec["limits"] = {**spec.get("limits", {}), "targets_max_chars": 40}
+    spec_path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), "utf-8")
+    mixture = policy(tmp_path, total=150, max_repeat=6,
+                     formats={"weights": {"zs_opt": 1, "zs_noopt": 1, "fs_opt": 1, "fs_noopt": 1},
+                              "max_exemplars": 2, "exemplar_pool": 0.2})
+    whole = build(mini_project, tmp_path / "whole", task_ids=["sim_afqmc"], mixture=mixture,
+                  use_cache=False)
+    monkeypatch.setattr(pipeline, "RENDER_BATCH", 7)
+    small = build(mini_project, tmp_path / "small", task_ids=["sim_afqmc"], mixture=mixture,
+                  use_cache=False)
+    a, b = whole["tasks"]["sim_afqmc"], small["tasks"]["sim_afqmc"]
+    assert a["rows_repeated"] > 0 and a["dropped"] == b["dropped"]
+    assert rows_of(tmp_path / "whole", whole, "sim_afqmc").equals(
+        rows_of(tmp_path / "small", small, "sim_afqmc"))

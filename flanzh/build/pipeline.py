@@ -49,7 +49,7 @@ from ..read.normalise import SPLIT, empty_rows, normalise
 from ..read.readers import KEY
 from ..read.sources import SourceMode, missing_files, read_split, require_all_files
 from ..read.textnorm import source_text
-from ..render.checks import check_records
+from ..render.checks import POSITION, check_records
 from ..render.formats import plan_task
 from ..render.records import to_records
 from ..render.refit import refit
@@ -106,7 +106,9 @@ def load_rows(project: Project, task: Task, mode: SourceMode, splits: list[str] 
     return result
 
 
-RENDER_BATCH = 100_000     # records rendered, checked, deduplicated and written at a time
+RENDER_BATCH = 100_000     # records rendered, checked, deduplicated and written at a time, at most
+BATCH_CHARS = 6_000_000    # ... and about this many characters of records (long passages: fewer)
+MIN_BATCH = 10_000
 HASHES = "hashes.npy"      # a rendered task's record hashes, in record order
 LENGTHS = "lengths.npy"    # ... and their (inputs, targets) lengths in characters, for the report
 
@@ -145,12 +147,16 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     dropped += plan.dropped
     parts, seen, hashes, lengths = PartsWriter(target, shard_rows), SeenHashes(), [], []
     answers: Counter = Counter()
-    for start in range(0, plan.items.height, RENDER_BATCH):
-        batch = replace(plan, items=plan.items.slice(start, RENDER_BATCH))
+    start, size = 0, min(MIN_BATCH, RENDER_BATCH)      # the first batch measures the records
+    while start < plan.items.height:
+        batch = replace(plan, items=plan.items.slice(start, size))
+        start += size
         rendered, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars)
+        rendered = rendered.with_row_index(POSITION)        # refit records keep their place
         frame, check_dropped = check_records(task, rendered)
         frame, check_dropped = refit(task, batch, seed, compiled, policy.max_exemplars, rendered,
                                      frame, check_dropped)
+        frame = frame.drop(POSITION)
         dropped += render_dropped + check_dropped
         if task.choices is not None:
             answers += Counter(dict(frame["__answer"].drop_nulls().value_counts().iter_rows()))
@@ -161,6 +167,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
         if repeated.any():
             dropped["duplicate"] += int(repeated.sum())
             records, record_hash = records.filter(~pl.Series(repeated)), record_hash[~repeated]
+        size = _next_batch(records, size)
         parts.add(records)
         hashes.append(record_hash)
         if target is not None:
@@ -361,6 +368,18 @@ def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves:
             copy_file(path, target)
         written.append(f"data/{task_id}/{name}")
     return written
+
+
+def _next_batch(records: pl.DataFrame, size: int) -> int:
+    """Records to render next: about BATCH_CHARS characters of records like these, between
+    MIN_BATCH and RENDER_BATCH, so a batch's rendered, checked and finished copies stay about the
+    same size whatever the task (100k few-shot reading-comprehension records held over 600 MB in
+    a render worker). The records do not depend on the batch sizes (tested)."""
+    if not records.height:
+        return size
+    mean = records.select(pl.col("inputs").str.len_bytes().mean()
+                          + pl.col("targets").str.len_bytes().mean()).item() / 3 or 1
+    return max(min(MIN_BATCH, RENDER_BATCH), min(RENDER_BATCH, int(BATCH_CHARS / mean)))
 
 
 def _length_stats(result: TaskResult, repeated: np.ndarray) -> tuple[dict, dict] | None:

@@ -39,6 +39,10 @@ def record_checks(task: Task) -> list[tuple[str, pl.Expr]]:
     ]
 
 
+POSITION = "__pos"      # a record's place in its batch, when the caller numbers them (refit)
+
+
 def check_records(task: Task, frame: pl.DataFrame) -> tuple[pl.DataFrame, Counter]:
-    keep = [c for c in frame.columns if not c.startswith("__") or c in ("__key", "__split", "__answer")]
+    keep = [c for c in frame.columns
+            if not c.startswith("__") or c in ("__key", "__split", "__answer", POSITION)]
     return drop_by_reason(frame, record_checks(task), keep=keep)

@@ -14,7 +14,7 @@ import polars as pl
 
 from ..hashing import HASH, derive_one, permutation_of
 from ..read.readers import KEY
-from .checks import check_records, record_checks
+from .checks import POSITION, check_records, record_checks
 from .formats import ITEMS_SCHEMA, with_hashes
 from .templates import render_plan
 from ..spec.specs import Task
@@ -33,7 +33,9 @@ def _first_reason(task: Task) -> pl.Expr:
 def refit(task: Task, plan, seed: int, compiled, max_exemplars: int, rendered: pl.DataFrame,
           kept: pl.DataFrame, dropped: Counter) -> tuple[pl.DataFrame, Counter]:
     """``kept`` plus the length-dropped records of ``rendered`` that another template fits;
-    ``dropped`` less those rows."""
+    ``dropped`` less those rows. With a POSITION column in ``rendered`` (and so in ``kept``), a
+    refit record takes the place of the record it replaces, so the records and their order do
+    not depend on how the plan was cut into batches."""
     if not any(dropped.get(r) for r in LENGTH_REASONS):
         return kept, dropped
     joined = ["__key", "template_id"]
@@ -45,34 +47,52 @@ def refit(task: Task, plan, seed: int, compiled, max_exemplars: int, rendered: p
     index = {t.spec.id: i for i, t in enumerate(compiled)}
     queries = with_hashes(task, plan.queries, seed)
     row_of = dict(zip(queries[KEY].to_list(), range(queries.height)))
-    items = {(r, t): (f, rep) for r, t, f, rep in plan.items.select(
+    repeat_of = {(r, t, f): rep for r, t, f, rep in plan.items.select(
         "row", "template", "format", "repeat").iter_rows()}
-    # a row key rejected twice (two repeats of a row) is left as dropped: its records could not
-    # be told apart in what comes back
-    once = rejected.filter(pl.col("__key").is_unique())
-    pending = []      # (row, format, repeat, reason, alternatives in seeded order)
-    for key, template_id, reason in once.select("__key", "template_id", "__reason").iter_rows():
+    # a record is its (row, template, format): a row repeated to fill a quota gets another
+    # (template, format) pair each time, so every rejected record is refit on its own, whatever
+    # else its batch holds
+    numbered = POSITION in rejected.columns
+    places = rejected[POSITION].to_list() if numbered else [None] * rejected.height
+    pending = []      # (row, format, repeat, reason, alternatives in seeded order, place)
+    for (key, template_id, fmt, reason), place in zip(rejected.select(
+            "__key", "template_id", "format", "__reason").iter_rows(), places):
         row, template = row_of[key], index[template_id]
-        fmt, repeat = items[(row, template)]
+        repeat = repeat_of[(row, template, fmt)]
         shows = fmt.endswith("_opt")
         others = [i for i, c in enumerate(compiled)
                   if i != template and c.spec.choices_in_prompt == shows]
         order = permutation_of(derive_one(int(queries[HASH][row]), f"refit-{repeat}"), len(others))
-        pending.append((row, fmt, repeat, reason, [others[j] for j in order][:REFIT_TRIES]))
+        pending.append((row, fmt, repeat, reason, [others[j] for j in order][:REFIT_TRIES],
+                        place))
     parts, dropped = [kept], Counter(dropped)
     for attempt in range(REFIT_TRIES):
         trying = [p for p in pending if attempt < len(p[4])]
         if not trying:
             break
         batch = pl.DataFrame([(row, alts[attempt], fmt, repeat)
-                              for row, fmt, repeat, _, alts in trying],
+                              for row, fmt, repeat, _, alts, _ in trying],
                              schema=ITEMS_SCHEMA, orient="row")
         frame, _ = render_plan(task, replace(plan, items=batch), seed, compiled, max_exemplars)
         fitted, _ = check_records(task, frame)
-        done = set(fitted["__key"].to_list())
-        for row, _, _, reason, _ in trying:
-            if queries[KEY][row] in done:
-                dropped[reason] -= 1
+        # each fitted record accounts for one tried record with its key and template (a
+        # few-shot record may come back under another format, without its exemplars)
+        done = Counter(fitted.select("__key", "template_id").iter_rows())
+        fits, place_of = [], {}
+        for p in trying:
+            tried = (queries[KEY][p[0]], compiled[p[4][attempt]].spec.id)
+            fits.append(done[tried] > 0)
+            if done[tried] > 0:
+                place_of.setdefault(tried, []).append(p[5])
+            done[tried] -= 1
+        for p, fit in zip(trying, fits):
+            if fit:
+                dropped[p[3]] -= 1
+        if numbered:
+            fitted = fitted.with_columns(pl.Series(POSITION, [
+                place_of[t].pop(0) for t in fitted.select("__key", "template_id").iter_rows()],
+                dtype=kept.schema[POSITION])).select(kept.columns)
         parts.append(fitted)
-        pending = [p for p in pending if queries[KEY][p[0]] not in done]
-    return pl.concat(parts, how="vertical_relaxed"), +dropped
+        pending = [p for p, fit in zip(trying, fits) if not fit]   # the rest have no more to try
+    out = pl.concat(parts, how="vertical_relaxed")
+    return (out.sort(POSITION) if numbered else out), +dropped
