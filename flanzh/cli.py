@@ -322,6 +322,31 @@ def catalog(check: Annotated[bool, typer.Option(
 
 
 @app.command()
+def golden(
+    tasks: Annotated[Optional[list[str]], typer.Argument(help="Task ids (default: all).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; exit 1 naming each task and template whose rendering "
+        "differs from its golden file.")] = False,
+):
+    """Pin each template rendered on one sample row in tests/golden/<task>.json (what the test
+    suite compares against); review the diff before committing it."""
+    from .contrib.golden import check_golden, write_golden
+    from .spec.specs import task_ids
+
+    _offline()
+    project = _project()
+    ids = tasks or task_ids(project)
+    if check:
+        stale = check_golden(project, ids)
+        if stale:
+            raise FlanzhError("\n".join(str(s) for s in stale))
+        typer.echo(f"{len(ids)} tasks match their golden files")
+        return
+    for path in write_golden(project, ids):
+        typer.echo(f"wrote {project.relative(path)}")
+
+
+@app.command()
 def stats(folder: Annotated[Path, typer.Argument(help="A built output folder.")] = Path("out")):
     """Per task and per category: target and realised share, rows, templates and formats used,
     gold-label distribution, drops by reason."""

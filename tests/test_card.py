@@ -58,7 +58,8 @@ def test_card_reflects_the_manifest(two_task_build):
     assert text == render_card(manifest)
     meta, body = split_card(text)
     tasks = manifest["tasks"]
-    assert manifest["tasks"]["sim_afqmc"]["dropped"]["contaminated:sim_afqmc/validation"] == 1
+    # the planted row, and the sample's train row that repeats a dev question whole
+    assert manifest["tasks"]["sim_afqmc"]["dropped"]["contaminated:sim_afqmc/validation"] == 2
     assert len(tasks["sim_afqmc"]["shards"]) == 3
 
     # YAML header
@@ -107,7 +108,7 @@ def test_card_reflects_the_manifest(two_task_build):
             drops[reason] = drops.get(reason, 0) + n
     assert {r[0]: int(r[1]) for r in table(body, "| reason | rows |")} == drops
     assert sum(drops.values()) == totals["rows_dropped"]
-    assert "were removed: 1 rows" in body
+    assert "were removed: 3 rows" in body     # 2 of sim_afqmc (above), 1 of cls_tnews's sample
     evalsets = {r[0]: (int(r[1]), int(r[2])) for r in table(body, "| evaluation set |")}
     assert evalsets == {name: (size, drops.get(f"contaminated:{name}", 0))
                         for name, size in manifest["decontamination"]["eval_sets"].items()}

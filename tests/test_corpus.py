@@ -99,8 +99,9 @@ def test_task_below_quota_is_repeated_with_distinct_templates(mini_project, tmp_
                      formats={"weights": {"zs_opt": 1, "zs_noopt": 1}})
     manifest = build(mini_project, tmp_path / "out", mixture=mixture)
     entry = manifest["tasks"]["sim_afqmc"]
+    # 29 of the sample's 30 rows: one repeats a dev question (contaminated)
     assert entry["quota"] == 70 and entry["rows_written"] == 70
-    assert entry["rows_repeated"] == 40
+    assert entry["rows_repeated"] == 41
     frame = rows_of(tmp_path / "out", manifest, "sim_afqmc")
     per_row = frame.group_by("source_key").agg(pl.col("template_id"), pl.len())
     assert per_row["len"].max() == 3
@@ -113,7 +114,7 @@ def test_repeats_stop_at_max_repeat(mini_project, tmp_path):
     mixture = policy(tmp_path, total=1000, max_repeat=2, weights="examples",
                      formats={"weights": {"zs_opt": 1, "zs_noopt": 1}})
     entry = build(mini_project, tmp_path / "out", mixture=mixture)["tasks"]["sim_afqmc"]
-    assert entry["rows_written"] == 60 and entry["quota"] == 60
+    assert entry["rows_written"] == 58 and entry["quota"] == 58     # 29 clean rows, twice each
 
 
 def test_task_above_quota_is_sampled_deterministically(mini_project, tmp_path):
@@ -125,7 +126,8 @@ def test_task_above_quota_is_sampled_deterministically(mini_project, tmp_path):
     first = build(mini_project, tmp_path / "a", mixture=mixture)
     second = build(mini_project, tmp_path / "b", mixture=mixture)
     a = first["tasks"]["sim_afqmc"]
-    assert a["quota"] == 15 and a["rows_written"] == 15 and a["dropped"] == {"over_quota": 15}
+    assert a["quota"] == 15 and a["rows_written"] == 15
+    assert a["dropped"] == {"over_quota": 14, "contaminated:sim_afqmc/validation": 1}
     assert first["tasks"]["sim_small"]["rows_written"] == 5
     keys = rows_of(tmp_path / "a", first, "sim_afqmc")["source_key"]
     assert keys.n_unique() == 15                              # without replacement
@@ -143,7 +145,7 @@ def test_few_shot_exemplars_come_from_a_disjoint_pool(mini_project, tmp_path):
     entry = manifest["tasks"]["sim_afqmc"]
     frame = rows_of(tmp_path / "out", manifest, "sim_afqmc")
     pool = entry["dropped"]["held_for_exemplars"]
-    assert pool >= 1 and frame.height == 30 - pool
+    assert pool >= 1 and frame.height == 30 - 1 - pool      # one train row is contaminated
     assert set(frame["format"]) <= {"fs_opt", "fs_noopt"} and frame["exemplars"].min() >= 1
     sample = [json.loads(l) for l in
               (mini_project.samples_dir / "sim_afqmc" / "train.json").read_text("utf-8").splitlines()]
@@ -179,7 +181,9 @@ def test_exact_duplicates_are_removed_across_tasks(mini_project, tmp_path):
                      formats={"weights": {"zs_opt": 1, "zs_noopt": 1}})
     manifest = build(mini_project, tmp_path / "out", mixture=mixture)
     twin = manifest["tasks"]["sim_twin"]
-    assert twin["dropped"]["duplicate"] == 30 and twin["rows_written"] == 2
+    # sim_afqmc's last row repeats a sim_afqmc dev question: contaminated in both tasks
+    assert twin["dropped"] == {"duplicate": 29, "contaminated:sim_afqmc/validation": 1}
+    assert twin["rows_written"] == 2
     both = pl.concat([rows_of(tmp_path / "out", manifest, t) for t in ("sim_afqmc", "sim_twin")])
     assert both.select("inputs", "targets").n_unique() == both.height
 
@@ -254,4 +258,4 @@ def test_an_evaluation_only_task_builds_with_no_records(mini_project, tmp_path):
     manifest = build(mini_project, tmp_path / "out", mixture=policy(tmp_path))
     entry = manifest["tasks"]["sim_afqmc"]
     assert (entry["rows_read"], entry["rows_written"]) == (0, 0)
-    assert manifest["decontamination"]["eval_sets"] == {"sim_afqmc/validation": 4}
+    assert manifest["decontamination"]["eval_sets"] == {"sim_afqmc/validation": 5}

@@ -97,7 +97,7 @@ def test_one_empty_label_cell_drops_only_that_row(tmp_path, fmt):
     project = afqmc_as(tmp_path / "p", fmt, encode(fmt, rows))
     entry = build(project, tmp_path / "out")["tasks"]["sim_afqmc"]
     assert entry["rows_read"] == 26
-    assert entry["dropped"] == {"missing_field:label": 1}
+    assert entry["dropped"] == {"empty_field:label": 1}     # the column is there, its cell empty
     assert entry["rows_written"] == 25
 
 
@@ -111,7 +111,7 @@ def test_the_bundled_csv_task_keeps_its_rows_when_one_label_cell_is_empty(tmp_pa
     assert after["rows_read"] == before["rows_read"] + 1
     assert after["rows_written"] == before["rows_written"]
     expected = dict(before["dropped"])
-    expected["missing_field:label"] = expected.get("missing_field:label", 0) + 1
+    expected["empty_field:label"] = expected.get("empty_field:label", 0) + 1
     assert after["dropped"] == expected
 
 

@@ -105,7 +105,7 @@ def fill_scaffold(root: Path) -> None:
     (samples / "neg.txt").write_text("\n".join(NEG) + "\n", "utf-8")
 
 
-def test_new_task_scaffolds_the_shape_and_a_filled_task_lints_previews_and_builds(tmp_path):
+def test_new_task_scaffolds_the_shape_and_a_filled_task_lints_previews_pins_and_builds(tmp_path):
     root = tmp_path / "project"
     for folder in ("task_specs", "templates", "samples"):
         (root / folder).mkdir(parents=True)
@@ -136,6 +136,32 @@ def test_new_task_scaffolds_the_shape_and_a_filled_task_lints_previews_and_build
     assert shown.exit_code == 0, shown.output
     assert shown.output.splitlines()[:3] == [
         "── pos:1 · senti_toy_07 (zs_noopt)", f"情感分类：{POS[0]}", "→ 正面"]
+
+    # golden outputs: pin each template rendered on one sample row, then catch a change to them
+    pinned = cli("golden", "senti_toy")
+    assert pinned.exit_code == 0, pinned.output
+    assert pinned.output == "wrote tests/golden/senti_toy.json\n"
+    golden_file = root / "tests" / "golden" / "senti_toy.json"
+    records = json.loads(golden_file.read_text("utf-8"))
+    assert [r["template_id"] for r in records] == [f"senti_toy_{i:02d}" for i in range(1, 11)]
+    assert records[6] == {"template_id": "senti_toy_07", "source_key": "pos:8",
+                          "inputs": f"情感分类：{POS[6]}", "targets": "正面"}
+    checked = cli("golden", "senti_toy", "--check")
+    assert checked.exit_code == 0, checked.output
+    assert checked.output == "1 tasks match their golden files\n"
+    templates = root / "templates" / "senti_toy.yaml"
+    templates.write_text(templates.read_text("utf-8").replace("情感分类：", "褒贬分类："), "utf-8")
+    assert cli("lint", "senti_toy").exit_code == 0
+    stale = cli("golden", "senti_toy", "--check")
+    assert stale.exit_code == 1
+    assert str(stale.exception) == (
+        "tests/golden/senti_toy.json: senti_toy: templates rendering differently: senti_toy_07; "
+        "if intended, run `flanzh golden senti_toy` and review the diff")
+    assert json.loads(golden_file.read_text("utf-8")) == records      # --check writes nothing
+    assert cli("golden", "senti_toy").exit_code == 0
+    assert json.loads(golden_file.read_text("utf-8"))[6]["inputs"] == f"褒贬分类：{POS[6]}"
+    assert cli("golden", "senti_toy", "--check").exit_code == 0
+
     out = tmp_path / "out"
     built = cli("build", "--out", str(out))
     assert built.exit_code == 0, built.output

@@ -93,3 +93,77 @@ def test_docs_task_catalog_is_current():
     path = PROJECT.root / CATALOG
     assert path.is_file() and path.read_text("utf-8") == render_catalog(PROJECT), \
         "docs/tasks.md is stale: run `flanzh catalog` and commit it"
+
+
+# ---- sample rules: 20-50 valid rows, at least one row the build drops --------------------------
+
+NO_DROP = ("samples/sim_afqmc: no sample row is dropped by the pipeline; add one that reproduces a "
+           "quirk the real data has and the build drops (an exact duplicate, an empty text, a "
+           "label outside the map, ...), or, if the source has none, say why in "
+           "task_specs/sim_afqmc.yaml sample.no_drop_reason")
+
+
+def drop_last_train_row(project):
+    path = project.samples_dir / "sim_afqmc" / "train.json"
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), "utf-8")
+
+
+def test_a_sample_without_a_dropped_row_fails_lint_and_exemplars_do_not_count(mini_project):
+    import shutil
+
+    from flanzh.build.pipeline import DEFAULT_SEED, build_task_alone
+    from flanzh.contrib.lint import sample_drops
+    from flanzh.read.sources import SourceMode
+    from flanzh.spec.mixture import load_mixture
+    from flanzh.spec.specs import load_task
+
+    assert [str(p) for p in lint_task(mini_project, "sim_afqmc")] == []
+    task = load_task(mini_project, "sim_afqmc")
+    assert sample_drops(mini_project, task) == {"contaminated:sim_afqmc/validation": 1}
+    drop_last_train_row(mini_project)               # the row that holds a dev question whole
+    shutil.copy(PROJECT.root / "mixture.yaml", mini_project.root / "mixture.yaml")
+    built = build_task_alone(mini_project, task, DEFAULT_SEED, SourceMode(),
+                             load_mixture(mini_project.root / "mixture.yaml"))
+    assert built.dropped == {"held_for_exemplars": 4}          # the few-shot pool: no bad row
+    assert [str(p) for p in lint_task(mini_project, "sim_afqmc")] == [NO_DROP]
+
+
+def test_a_bad_row_in_the_sample_satisfies_the_rule(mini_project):
+    drop_last_train_row(mini_project)
+    path = mini_project.samples_dir / "sim_afqmc" / "train.json"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"sentence1": "花呗怎么还款", "sentence2": "", "label": "0"}\n')
+    assert [str(p) for p in lint_task(mini_project, "sim_afqmc")] == []
+
+
+def test_no_drop_reason_is_accepted_only_while_nothing_is_dropped(mini_project):
+    spec = mini_project.specs_dir / "sim_afqmc.yaml"
+    text = spec.read_text("utf-8")
+    spec.write_text(text + "sample:\n  no_drop_reason: the real files were read whole and no "
+                    "row of them is one the build drops\n", "utf-8")
+    line = len(text.splitlines()) + 2
+    assert [str(p) for p in lint_task(mini_project, "sim_afqmc")] == [
+        f"task_specs/sim_afqmc.yaml:{line}: $.sample.no_drop_reason: the pipeline drops sample "
+        "rows (contaminated:sim_afqmc/validation 1); remove it"]
+    drop_last_train_row(mini_project)
+    assert [str(p) for p in lint_task(mini_project, "sim_afqmc")] == []
+    spec.write_text(text + "sample:\n  no_drop_reason: none\n", "utf-8")
+    (problem,) = [str(p) for p in lint_task(mini_project, "sim_afqmc")]
+    assert problem.startswith(f"task_specs/sim_afqmc.yaml:{line}: $.sample.no_drop_reason: ")
+
+
+def test_an_evaluation_only_sample_is_built_as_if_its_benchmark_were_included():
+    from flanzh.contrib.lint import sample_drops
+    from flanzh.spec.specs import load_task
+
+    # qa_xquad_zh has no training split: its sample is its evaluation split
+    assert sample_drops(PROJECT, load_task(PROJECT, "qa_xquad_zh")) == {"answer_not_in_context": 1}
+
+
+def test_a_sample_of_19_valid_rows_is_too_small(mini_project):
+    path = mini_project.samples_dir / "sim_afqmc" / "train.json"
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:18] + lines[-1:]), "utf-8")
+    assert [str(p) for p in lint_task(mini_project, "sim_afqmc")] == [
+        "samples/sim_afqmc: 19 valid sample rows; bundle 20-50 rows in the source's raw format"]

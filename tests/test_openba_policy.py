@@ -69,7 +69,8 @@ def test_a_policy_cap_below_the_rows_samples_and_counts_the_rest(mini_project, t
     mixture = policy(tmp_path, formats={"weights": {"zs_opt": 1}}, caps={"tasks": {"sim_afqmc": 5}})
     manifest = build(mini_project, tmp_path / "out", mixture=mixture)
     entry = manifest["tasks"]["sim_afqmc"]
-    assert entry["rows_written"] == 5 and entry["dropped"]["over_quota"] == 25
+    # 30 sample rows, one of them contaminated (it repeats a dev question)
+    assert entry["rows_written"] == 5 and entry["dropped"]["over_quota"] == 24
 
 
 def test_a_policy_lifts_a_spec_cap(mini_project, tmp_path):
@@ -82,8 +83,8 @@ def test_a_policy_lifts_a_spec_cap(mini_project, tmp_path):
     assert capped["tasks"]["sim_afqmc"]["rows_written"] == 4
     lifted = build(mini_project, tmp_path / "b",
                    mixture=policy(tmp_path, formats=zero_shot, caps={"default": None}))
-    assert lifted["tasks"]["sim_afqmc"]["rows_written"] == 30
-    assert rows_of(tmp_path / "b", lifted, "sim_afqmc")["source_key"].n_unique() == 30
+    assert lifted["tasks"]["sim_afqmc"]["rows_written"] == 29        # 30 less one contaminated
+    assert rows_of(tmp_path / "b", lifted, "sim_afqmc")["source_key"].n_unique() == 29
 
 
 @pytest.mark.parametrize("caps, message", [

@@ -149,7 +149,7 @@ def test_xqa_joins_documents_from_disk_and_keeps_their_leads(tmp_path):
     # the lead keeps whole sentences up to doc_chars; a too-long first sentence and an empty
     # document are left out
     assert rows[0]["docs"] == ["长江是中国第一长河。\n长江在上海注入东海。"]
-    assert rows[1]["answer"] is None and rows[1]["answers"] == []
+    assert rows[1]["answer"] == "" and rows[1]["answers"] == []   # empty_field:answer
     assert result.dropped == {"no_documents": 1}
 
 
@@ -262,7 +262,8 @@ def test_biomedical_option_and_answer_forms(tmp_path):
     assert rows["q3"]["options_inline"] == "A. 甲药　B. 乙药　C. 丙药"
     assert rows["q4"]["answer_letters"] == "B"
     assert rows["q5"]["answer_letters"] == "A、B、C"       # letter order
-    assert rows["q7"]["answer"] is None and rows["q7"]["answer_letters"] is None
+    # an empty answer is empty (empty_field:answer), not absent
+    assert rows["q7"]["answer"] == "" and rows["q7"]["answer_letters"] == ""
     assert rows["q1"]["year"] == "2021"
     assert rows["q2"][GROUP] != rows["q1"][GROUP]
     assert result.dropped == {"answer_not_in_options": 1}

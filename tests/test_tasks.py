@@ -1,33 +1,20 @@
 """Per-task checks, parametrised so a failure names the task (in the spirit of promptsource's
 test that every template renders against its dataset's fields)."""
 
-import json
-import os
-
 import pytest
 
-from conftest import PROJECT, REPO, TASK_IDS
+from conftest import PROJECT, TASK_IDS
 from flanzh.build.pipeline import DEFAULT_SEED, process_task
+from flanzh.contrib import golden
 from flanzh.contrib.lint import lint_task
-from flanzh.read.normalise import normalise
-from flanzh.read.readers import KEY
-from flanzh.read.sources import SourceMode, missing_files, read_split
-from flanzh.render.templates import compile_templates, render_row, row_options
+from flanzh.read.sources import SourceMode
+from flanzh.render.templates import compile_templates, row_options
 from flanzh.spec.specs import load_task
-
-GOLDEN_DIR = REPO / "tests" / "golden"
-UPDATE_GOLDEN = os.environ.get("FLANZH_UPDATE_GOLDEN") == "1"
 
 
 def sample_rows(task):
     """Every normalised row of every split that has a bundled sample (train and eval)."""
-    rows = []
-    for split in task.train_splits + task.eval_splits:
-        if split in task.eval_splits and missing_files(PROJECT, task, [split], SourceMode()):
-            continue
-        frame, _, _ = normalise(task, read_split(PROJECT, task, split, SourceMode()).frame, split)
-        rows += list(frame.iter_rows(named=True))
-    return rows
+    return golden.sample_rows(PROJECT, task)
 
 
 @pytest.fixture(scope="module", params=TASK_IDS)
@@ -42,12 +29,6 @@ def test_lint_is_clean(task):
     assert problems == [], "\n".join(problems)
 
 
-def corpus_rows(task):
-    """The rows that feed the corpus; for an evaluation-only source, its evaluation rows."""
-    rows = sample_rows(task)
-    return [r for r in rows if r["__split"] in task.train_splits] if task.train_splits else rows
-
-
 def test_gold_option_position_varies(task):
     if not task.has_choices:
         pytest.skip(f"{task.id} has no answer choices")
@@ -58,27 +39,11 @@ def test_gold_option_position_varies(task):
     assert len(positions) > 1, f"{task.id}: the gold answer is always at position {positions}"
 
 
-def golden_records(task):
-    """Each template rendered on one sample row (row i % n for template i)."""
-    compiled = compile_templates(task)
-    rows = corpus_rows(task)
-    records = []
-    for i, template in enumerate(compiled):
-        row = rows[i % len(rows)]
-        inputs, targets = render_row(task, row, DEFAULT_SEED, template)
-        records.append({"template_id": template.spec.id, "source_key": row[KEY],
-                        "inputs": inputs, "targets": targets})
-    return records
-
-
 def test_golden_outputs(task):
-    """Rendered text is pinned; after an intended change run FLANZH_UPDATE_GOLDEN=1 pytest."""
-    path = GOLDEN_DIR / f"{task.id}.json"
-    records = golden_records(task)
-    if UPDATE_GOLDEN:
-        path.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", "utf-8")
-    assert path.is_file(), f"{task.id}: no golden file; run FLANZH_UPDATE_GOLDEN=1 pytest"
-    assert records == json.loads(path.read_text("utf-8"))
+    """Rendered text is pinned in tests/golden/<task>.json, as flanzh.contrib.golden defines it;
+    after an intended change run `flanzh golden <task>` and review the diff."""
+    stale = golden.check_golden(PROJECT, [task.id])
+    assert stale == [], str(stale[0])
 
 
 def test_task_is_deterministic_and_counts_every_row(task):

@@ -201,6 +201,24 @@ def process_task(project: Project, task: Task, seed: int, mode: SourceMode,
     return result
 
 
+def build_task_alone(project: Project, task: Task, seed: int, mode: SourceMode,
+                     mixture: Mixture) -> TaskResult:
+    """What a build of this one task does with its rows: read and normalise its corpus splits,
+    decontaminate them against its own evaluation splits (when the policy says so), plan, render,
+    check and deduplicate; the steps across tasks (near-dedup, exact dedup between tasks) are left
+    out. Lint counts what this drops from a bundled sample."""
+    result = load_rows(project, task, mode, mixture.corpus_splits(task))
+    if mixture.decontamination["enabled"] and result.rows.height:
+        index = eval_index(project, [task], mode, mixture, project.root)
+        index.freeze()
+        texts, at = compared_texts(task, result.rows)
+        result.rows, dropped = decontaminate(result.rows, texts, index, at, Counter())
+        result.dropped += dropped
+    render_task(result, seed, mixture, quota=None)
+    result.check_invariant()
+    return result
+
+
 def eval_index(project: Project, tasks: list[Task], mode: SourceMode, mixture: Mixture,
                base: Path) -> EvalIndex:
     """The compared texts of every evaluation split (and benchmark split kept out of training)

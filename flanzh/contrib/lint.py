@@ -4,13 +4,15 @@
 Beyond the schema and the declared variables: 10-20 templates per task; no two templates of a
 task too alike (character 3-gram Jaccard of their fixed text); fixed text mostly Chinese; a task
 with choices has templates with and without the options; every template renders every sample row
-with a non-empty target and not the same output for all of them; a sample of 20-50 rows; no TODO
-left from ``flanzh new-task``.
+with a non-empty target and not the same output for all of them; a sample of 20-50 valid rows
+with at least one row the build drops (or the spec's ``sample.no_drop_reason``); no TODO left
+from ``flanzh new-task``.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -216,6 +218,56 @@ def _sample_problems(project: Project, task: Task, locator: _Locator, compiled) 
     return problems
 
 
+# Counted but not drops of bad rows: the few-shot pool, the mixture's quota, rows left out by design.
+NOT_DROPS = ("held_for_exemplars", "over_quota")
+
+
+def sample_drops(project: Project, task: Task) -> Counter:
+    """What a build of this task alone drops from its bundled sample (read, normalise,
+    decontamination against its own evaluation splits, render, record checks, dedup within the
+    task), by reason, leaving out the counts that are no bad row (exemplar pool, quota, out of
+    scope by design). The policy is the project's mixture.yaml, else the default one, with
+    decontamination on and benchmark splits included, so that a leaked evaluation item counts
+    whatever the policy and an evaluation-only source's sample is built too."""
+    from dataclasses import replace
+
+    from ..build.pipeline import DEFAULT_SEED, build_task_alone
+    from ..read.readers import OUT_OF_SCOPE
+    from ..read.sources import SourceMode
+    from ..spec.mixture import load_mixture
+
+    policy = project.root / "mixture.yaml"
+    mixture = load_mixture(policy if policy.is_file() else None)
+    policy = {**mixture.policy, "benchmark_splits": "include",
+              "decontamination": {**mixture.decontamination, "enabled": True}}
+    mixture = replace(mixture, policy=policy)
+    dropped = build_task_alone(project, task, DEFAULT_SEED, SourceMode(), mixture).dropped
+    return Counter({reason: n for reason, n in dropped.items()
+                    if reason not in NOT_DROPS and not reason.startswith(OUT_OF_SCOPE)})
+
+
+def _drop_problems(project: Project, task: Task, locator: _Locator) -> list[Problem]:
+    """CONTRIBUTING's rule: a sample has at least one row the pipeline drops, unless the spec
+    says why the real source has none (``sample.no_drop_reason``)."""
+    try:
+        dropped = sample_drops(project, task)
+    except FlanzhError as exc:
+        return [Problem(f"samples/{task.id}", None, str(exc))]
+    excused = (task.spec.get("sample") or {}).get("no_drop_reason")
+    if not dropped and not excused:
+        return [Problem(f"samples/{task.id}", None,
+                        "no sample row is dropped by the pipeline; add one that reproduces a quirk "
+                        "the real data has and the build drops (an exact duplicate, an empty text, "
+                        "a label outside the map, ...), or, if the source has none, say why in "
+                        f"{locator.spec_file} sample.no_drop_reason")]
+    if dropped and excused:
+        counts = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items()))
+        return [Problem(locator.spec_file, locator.spec_lines.line(["sample", "no_drop_reason"]),
+                        f"$.sample.no_drop_reason: the pipeline drops sample rows ({counts}); "
+                        "remove it")]
+    return []
+
+
 def lint_task(project: Project, task_id: str) -> list[Problem]:
     """Every problem of one task, located."""
     from ..render.templates import compile_templates
@@ -238,7 +290,10 @@ def lint_task(project: Project, task_id: str) -> list[Problem]:
     problems += _template_problems(task, locator)
     problems += [locator.finding(f) for f in static_findings(task)]
     if compiled is not None:
-        problems += _sample_problems(project, task, locator, compiled)
+        sample = _sample_problems(project, task, locator, compiled)
+        problems += sample
+        if not sample:
+            problems += _drop_problems(project, task, locator)
     return problems
 
 

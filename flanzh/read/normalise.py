@@ -2,7 +2,8 @@
 
 Each field comes from a column (a dotted path reaches into structs), label fields go through the
 spec's verbalizer map, and a row is dropped, counted by the first reason that applies, when a
-required field is missing, a label is not in its map, or a text field is empty.
+required field is missing (its key or column absent, or null), empty ("", an empty CSV cell, only
+whitespace, an empty list), or a label that is not in its map.
 """
 
 from __future__ import annotations
@@ -114,8 +115,13 @@ def normalise(task: Task, frame: pl.DataFrame, split: str, examples: list[dict] 
         else:
             columns.append(expr.alias(spec.name))
         if not spec.optional:
+            # missing: no value (the key or column is absent, or null); empty: a value with
+            # nothing in it (an empty CSV cell, "", only whitespace, []); checked in that order
             checks.append((f"missing_field:{spec.name}", pl.col(raw).is_null()))
             if spec.label_map is not None:
+                if not any(not str(k).strip() for k in spec.label_map):
+                    checks.append((f"empty_field:{spec.name}",
+                                   pl.col(raw).str.strip_chars() == ""))
                 checks.append((f"invalid_label:{spec.name}", pl.col(spec.name).is_null()))
             if spec.type == "str":
                 checks.append((f"empty_field:{spec.name}", pl.col(spec.name).str.strip_chars() == ""))

@@ -64,8 +64,8 @@ DROP_REASONS: dict[str, tuple[str, str]] = {
     "triple_not_in_text": ("read", "DuIE: a triple whose subject or object is not in the sentence"),
     "out_of_scope:": ("read", "left out by design (another language in a multilingual file); counted, not a reject"),
     # normalising fields (spec)
-    "missing_field:": ("normalise", "a required field is missing in the row"),
-    "empty_field:": ("normalise", "a required field is empty"),
+    "missing_field:": ("normalise", "a required field has no value in the row: its key or column is absent (a JSON object without the key, a CSV row with fewer cells than the header) or null"),
+    "empty_field:": ("normalise", "a required field's value is empty: an empty CSV/TSV cell, a JSON \"\", only whitespace, or an empty list"),
     "invalid_label:": ("normalise", "a label value that is not in the field's map"),
     "too_long:": ("normalise", "a field over its limit whose spec says on_cut: drop (summaries: a cut text would make targets about what the input lost)"),
     "too_long_to_truncate:": ("normalise", "one sentence or turn alone is over the field's limit, so no whole-unit cut fits"),

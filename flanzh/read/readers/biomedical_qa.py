@@ -26,8 +26,9 @@ One row per question: ``question``, ``context`` (the background, null when empty
 (the same on one line), ``answer_letters`` (``C`` or ``A、C、D``), ``answer`` (the correct options'
 texts, joined by ``；``), ``answer_full`` (``C. text``, joined by ``；``), ``multiple``,
 ``question_type``, ``subject``, ``year``. A question whose answer names a letter that has no
-option is dropped as ``answer_not_in_options``; one without an answer keeps a null answer (the
-spec decides). Questions sharing a background share a ``__group``.
+option is dropped as ``answer_not_in_options``; one with no ``answer`` key (or null) keeps null
+answer fields, one whose answer is empty (``[]``, ``""``) empty ones (the spec decides:
+``missing_field`` / ``empty_field``). Questions sharing a background share a ``__group``.
 """
 
 from __future__ import annotations
@@ -151,8 +152,11 @@ def _options(value, path, where) -> tuple[dict[str, str], list[str]]:
 
 
 def _answer_letters(value, options: dict[str, str], path, where) -> list[str] | None:
-    if value is None or value == "" or value == []:
+    """The answer's letters: None when there is no answer, [] when it is empty."""
+    if value is None:
         return None
+    if value == [] or isinstance(value, str) and not value.strip():
+        return []
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         value = ",".join(value)
     if not isinstance(value, str):
@@ -213,7 +217,7 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
                 result.reject("option_letters_misaligned", path, line, f"{key}: {exc}")
                 continue
             letters = _answer_letters(record.get("answer"), choice, path, where)
-            if letters is not None and any(x not in choice for x in letters):
+            if letters and any(x not in choice for x in letters):
                 # A shifted list lost its last option: the answer is often that one (E).
                 reason = "answer_option_lost_in_shift" if lead else "answer_not_in_options"
                 result.reject(reason, path, line,
@@ -232,9 +236,10 @@ def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadRe
                 "option_list": list(choice.values()),
                 "options_text": "\n".join(f"{x}. {t}" for x, t in choice.items()),
                 "options_inline": "　".join(f"{x}. {t}" for x, t in choice.items()),
-                "answer_letters": "、".join(letters) if letters else None,
-                "answer": "；".join(choice[x] for x in letters) if letters else None,
-                "answer_full": "；".join(f"{x}. {choice[x]}" for x in letters) if letters else None,
+                "answer_letters": None if letters is None else "、".join(letters),
+                "answer": None if letters is None else "；".join(choice[x] for x in letters),
+                "answer_full": (None if letters is None
+                                else "；".join(f"{x}. {choice[x]}" for x in letters)),
                 "multiple": len(letters) > 1 if letters else None,
             })
     result.frame = rows_to_frame(rows, SCHEMA)

@@ -9,12 +9,15 @@ change how the other rows read. Each column the spec reads is typed from its dec
 - ``str``: a string; numbers are read as written only in a column that holds no strings at all
   (ids); a list or an object is ``wrong_type:<field>``;
 - ``int``/``float``/``bool``: a JSON value of that type, or a CSV cell that parses as one;
+  an empty or blank CSV cell there is ``empty_field:<field>`` (null if the field is optional);
 - ``list[str]``/``list[int]``: a list of strings/integers; ``list``/``dict``: any list/object.
 
-A row with a wrong value is counted as ``wrong_type:<field>`` with its file and line; only a
-column with no usable value in any row is a spec error (normalise names the declared type and
-what the source holds). Columns no field reads keep their values' common type, except on the
-one-pass JSON-lines read, which reads only the fields' columns.
+An empty CSV/TSV cell is read as an empty string, like a JSON ``""`` (normalise drops a required
+field's as ``empty_field:<field>``); a cell a short row leaves out is absent, like a missing JSON
+key (``missing_field:<field>``). A row with a wrong value is counted as ``wrong_type:<field>``
+with its file and line; only a column with no usable value in any row is a spec error (normalise
+names the declared type and what the source holds). Columns no field reads keep their values'
+common type, except on the one-pass JSON-lines read, which reads only the fields' columns.
 """
 
 from __future__ import annotations
@@ -389,10 +392,16 @@ def _frame(rows: Rows, fields: dict, key_column: str | None, result: ReadResult,
         if dtype == pl.Utf8 and set(map(type, values)) <= {str, type(None)}:
             columns.append(pl.Series(name, values, dtype=pl.Utf8))   # the usual text column
             continue
-        converted, wrong, present = [], [], 0
+        converted, wrong, blank, present = [], [], [], 0
         for row, value in enumerate(values):
             if value is None:
                 converted.append(None)
+                continue
+            if textual and dtype != pl.Utf8 and not value.strip():
+                # an empty CSV cell where a number, boolean or list is read: an empty value
+                converted.append(None)
+                if not spec.optional:
+                    blank.append(row)
                 continue
             present += 1
             value = convert(value, textual=textual)
@@ -410,9 +419,10 @@ def _frame(rows: Rows, fields: dict, key_column: str | None, result: ReadResult,
                                   " values; fix the type or the 'from' path") from None
             continue
         rank = order.get(spec.name, len(order))
-        for row in wrong:
-            if row not in reason or reason[row][0] > rank:
-                reason[row] = (rank, f"wrong_type:{spec.name}")
+        for rows_of, why in ((wrong, "wrong_type"), (blank, "empty_field")):
+            for row in rows_of:
+                if row not in reason or reason[row][0] > rank:
+                    reason[row] = (rank, f"{why}:{spec.name}")
         try:
             columns.append(_series(name, converted, dtype))
         except ValueError as exc:

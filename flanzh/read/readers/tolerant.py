@@ -232,8 +232,9 @@ def json_array_rows(rows: Rows, file: int, label: str, result: ReadResult) -> No
 def csv_rows(rows: Rows, file: int, label: str, result: ReadResult, delimiter: str,
              column_names: list[str] | None) -> None:
     """Each record of a CSV/TSV file (quoted cells may span lines) as a row of text cells; an
-    empty cell is a missing value, a missing trailing cell too; a record with more cells than the
-    header is counted as ``bad_row``."""
+    empty cell is an empty string (the column is there, its value is empty: ``empty_field``), a
+    cell a short record leaves out is absent (``missing_field``); a record with more cells than
+    the header is counted as ``bad_row``."""
     path = rows.paths[file]
     check_decodes(path, rows.encoding, label)
     text = path.read_bytes().decode(rows.encoding).removeprefix("\ufeff")
@@ -270,5 +271,4 @@ def csv_rows(rows: Rows, file: int, label: str, result: ReadResult, delimiter: s
         if len(cells) > len(header):
             reject(result, BAD_ROW, path, start_line, lambda: physical_line(text, start_line))
             continue
-        rows.add({name: cell if cell != "" else None for name, cell in zip(header, cells)},
-                 file, start_line)
+        rows.add(dict(zip(header, cells)), file, start_line)

@@ -19,7 +19,7 @@ Two layouts, both from thunlp/XQA's own code (n/v against the tarball itself):
   ``<split>_<line index>``, as ``preprocess_data.py`` numbers it.
 
 One row per question: ``question``, ``question_id``, ``answers`` (every alias, stripped), ``answer``
-(the first alias; null when there is none) and ``docs``: the lead of each retrieved document in
+(the first alias; empty when every alias is blank) and ``docs``: the lead of each retrieved document in
 retrieval order, i.e. its leading whole sentences up to ``reader_options.doc_chars`` characters
 (default 400; a document whose first sentence alone is longer is left out). The spec's length
 policy then keeps as many whole leads as fit. A question with no usable document is dropped as
@@ -80,7 +80,7 @@ def _question_fields(record: dict, path, line: int, shape: str) -> tuple[str, li
 def _row(key: str, question: str, answers: list[str], texts: list[str], doc_chars: int) -> dict:
     leads = [lead(t, doc_chars) for t in texts]
     return {KEY: key, "question_id": key, "question": question, "answers": answers,
-            "answer": answers[0] if answers else None, "docs": [d for d in leads if d]}
+            "answer": answers[0] if answers else "", "docs": [d for d in leads if d]}
 
 
 def _doc_chars(options: dict) -> int:
