@@ -157,8 +157,9 @@ def test_an_evaluation_only_sample_is_built_as_if_its_benchmark_were_included():
     from flanzh.contrib.lint import sample_drops
     from flanzh.spec.specs import load_task
 
-    # qa_xquad_zh has no training split: its sample is its evaluation split
-    assert sample_drops(PROJECT, load_task(PROJECT, "qa_xquad_zh")) == {"answer_not_in_context": 1}
+    # interp_duexplain has no training split (a benchmark): its sample is its evaluation split
+    assert sample_drops(PROJECT, load_task(PROJECT, "interp_duexplain")) == {
+        "missing_gold": 1, "rationale_out_of_range": 1}
 
 
 def test_a_sample_of_19_valid_rows_is_too_small(mini_project):
