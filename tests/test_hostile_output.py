@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import polars as pl
+
+from flanzh.build.writer import RecordsFile
 import pytest
 import yaml
 
@@ -322,7 +324,9 @@ def test_a_full_disk_is_named_as_such(mini_project, tmp_path, monkeypatch):
     def no_space(self, path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
+    # every way a build writes parquet: polars (source rows) and the record parts' writer
     monkeypatch.setattr(pl.DataFrame, "write_parquet", no_space)
+    monkeypatch.setattr(RecordsFile, "write", no_space)
     monkeypatch.setattr("shutil.disk_usage", _usage(4096))
     with pytest.raises(BuildError) as error:
         build(mini_project, out, seed=9)
