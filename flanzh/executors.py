@@ -137,6 +137,14 @@ def _unit_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def release_pools() -> None:
+    """Stop the kept pools' workers (a build calls this once its last units are done, so idle
+    workers do not hold their memory through the driver's own steps)."""
+    while _UNIT_POOLS:
+        _, pool = _UNIT_POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _run_process(fn, units, workers, on_done) -> list:
     results: list = [None] * len(units)
     # spawn, not fork: polars runs thread pools, and forking a multithreaded process is unsafe.

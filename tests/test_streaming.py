@@ -77,6 +77,9 @@ def test_every_executor_writes_the_same_bytes(twin_project, tmp_path, executor):
                   executor=executor, workers=2)
     assert other == serial
     assert shard_bytes(tmp_path / executor) == shard_bytes(tmp_path / "serial")
+    import flanzh.executors
+
+    assert flanzh.executors._UNIT_POOLS == {}      # idle workers do not outlive the build's units
 
 
 def test_an_unknown_executor_is_refused_before_reading(twin_project, tmp_path):

@@ -41,7 +41,7 @@ from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, de
                                     read_extra_eval_file)
 from ..corpus.exact_dedup import SeenHashes, count, record_hashes, seen_in_earlier
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
-from ..executors import check_executor, run_units
+from ..executors import release_pools, check_executor, run_units
 from ..hashing import key_hashes
 from ..project import Project
 from ..read.download import read_record
@@ -483,6 +483,7 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
         rendered = run(_render_with_quota, [(context, results[t.id], task_quotas[t.id])
                                             for t in tasks], "render")
         results = {r.task.id: r for r in rendered}
+        release_pools()                 # the units are done: their workers' memory goes now
 
         # exact dedup across tasks, in task order (each task's records are already unique)
         if mixture.dedup["exact"]:
