@@ -3,6 +3,7 @@
 from collections import Counter
 
 import polars as pl
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,3 +100,16 @@ def test_steps_over_a_list_column_match_applying_them_to_each_list(rows, start):
         values = done
     assert out.dtype == pl.List(pl.Utf8) and out.to_list() == values
     assert +counts == +expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("已经修了(3/20)千米．两天一共修了多少千米？", "已经修了(3/20)千米。两天一共修了多少千米？"),
+    ("每天加工45个，8天完成．", "每天加工45个，8天完成。"),
+    ("第6．求这个数", "第6。求这个数"),                   # a digit on one side only: a full stop
+    ("长３．５米，宽2．4米", "长３．５米，宽2．4米"),       # between two digits: a decimal point
+    ("没有句号", "没有句号"),
+])
+def test_fullwidth_stop_is_a_full_stop_unless_it_is_a_decimal_point(text, expected):
+    from flanzh.read.transforms import fullwidth_stop
+
+    assert fullwidth_stop(text) == expected

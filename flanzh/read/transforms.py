@@ -84,6 +84,16 @@ def fullwidth_punct(text: str) -> str:
     return _DOUBLED.sub(r"\1", text)
 
 
+# a full-width ． that is not a decimal point (a digit on each side)
+_FULLWIDTH_STOP = re.compile(r"(?<![0-9０-９])．|．(?![0-9０-９])")
+
+
+def fullwidth_stop(text: str) -> str:
+    """The full-width full stop ． that some sources (Math23K: 修了(3/20)千米．两天…) end Chinese
+    sentences with, as 。; a ． between two digits (３．５) is a decimal point and stays."""
+    return _FULLWIDTH_STOP.sub("。", text) if "．" in text else text
+
+
 # C0/C1 controls (not the line break), zero-width characters and the BOM; a tab becomes a space
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2060\ufeff]")
 
@@ -96,9 +106,10 @@ def drop_control(text: str) -> str:
 
 
 TRANSFORMS = {"join_cjk_spaces": join_cjk_spaces, "strip": strip, "t2s": t2s, "tw2s": tw2s,
-              "tw2sp": tw2sp, "fullwidth_punct": fullwidth_punct, "drop_control": drop_control}
+              "tw2sp": tw2sp, "fullwidth_punct": fullwidth_punct, "fullwidth_stop": fullwidth_stop,
+              "drop_control": drop_control}
 # the transforms that clean source text; the manifest counts the values each one changed
-CLEANING = ("tw2sp", "fullwidth_punct", "drop_control", "debris")
+CLEANING = ("tw2sp", "fullwidth_punct", "fullwidth_stop", "drop_control", "debris")
 
 
 def remove_debris(text: str, debris: list) -> str:
