@@ -107,6 +107,8 @@ def test_steps_over_a_list_column_match_applying_them_to_each_list(rows, start):
     ("每天加工45个，8天完成．", "每天加工45个，8天完成。"),
     ("第6．求这个数", "第6。求这个数"),                   # a digit on one side only: a full stop
     ("长３．５米，宽2．4米", "长３．５米，宽2．4米"),       # between two digits: a decimal point
+    ("一般是Ａ．Ｂ．Ｃ三套", "一般是Ａ．Ｂ．Ｃ三套"),         # between letters: a list, kept
+    ("长5m．它的宽", "长5m。它的宽"),
     ("没有句号", "没有句号"),
 ])
 def test_fullwidth_stop_is_a_full_stop_unless_it_is_a_decimal_point(text, expected):

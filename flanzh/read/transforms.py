@@ -84,13 +84,15 @@ def fullwidth_punct(text: str) -> str:
     return _DOUBLED.sub(r"\1", text)
 
 
-# a full-width ． that is not a decimal point (a digit on each side)
-_FULLWIDTH_STOP = re.compile(r"(?<![0-9０-９])．|．(?![0-9０-９])")
+# a full-width ． not between two letters or digits (３．５, Ａ．Ｂ．Ｃ, o．w．f stay)
+_ALNUM = "0-9０-９A-Za-zＡ-Ｚａ-ｚ"
+_FULLWIDTH_STOP = re.compile(rf"(?<![{_ALNUM}])．|．(?![{_ALNUM}])")
 
 
 def fullwidth_stop(text: str) -> str:
     """The full-width full stop ． that some sources (Math23K: 修了(3/20)千米．两天…) end Chinese
-    sentences with, as 。; a ． between two digits (３．５) is a decimal point and stays."""
+    sentences with, as 。; a ． between two letters or digits (a decimal point ３．５, a list
+    Ａ．Ｂ．Ｃ, an abbreviation o．w．f) stays."""
     return _FULLWIDTH_STOP.sub("。", text) if "．" in text else text
 
 
