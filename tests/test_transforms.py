@@ -109,6 +109,10 @@ def test_steps_over_a_list_column_match_applying_them_to_each_list(rows, start):
     ("长３．５米，宽2．4米", "长３．５米，宽2．4米"),       # between two digits: a decimal point
     ("一般是Ａ．Ｂ．Ｃ三套", "一般是Ａ．Ｂ．Ｃ三套"),         # between letters: a list, kept
     ("长5m．它的宽", "长5m。它的宽"),
+    ("两数的比是2：3．两人共有", "两数的比是2：3。两人共有"),
+    ("投稿：\n1．论文摘要\n2．会议PPT", "投稿：\n1．论文摘要\n2．会议PPT"),   # item numbers
+    ("原因有四：1．成本压力。2．饮食安全．", "原因有四：1．成本压力。2．饮食安全。"),
+    ("1．先算括号里的．", "1．先算括号里的。"),
     ("没有句号", "没有句号"),
 ])
 def test_fullwidth_stop_is_a_full_stop_unless_it_is_a_decimal_point(text, expected):

@@ -84,16 +84,28 @@ def fullwidth_punct(text: str) -> str:
     return _DOUBLED.sub(r"\1", text)
 
 
-# a full-width ． not between two letters or digits (３．５, Ａ．Ｂ．Ｃ, o．w．f stay)
+# a full-width ． that stays: between two letters or digits (３．５, Ａ．Ｂ．Ｃ, o．w．f), or after
+# an item number that starts a line, a list or a sentence (\n1．论文摘要, 原因有四：1．成本压力;
+# not a ratio's second number: 比是2：3．两人)
 _ALNUM = "0-9０-９A-Za-zＡ-Ｚａ-ｚ"
-_FULLWIDTH_STOP = re.compile(rf"(?<![{_ALNUM}])．|．(?![{_ALNUM}])")
+_KEPT_STOP = re.compile(rf"(?<=[{_ALNUM}])．(?=[{_ALNUM}])"
+                        rf"|(?:^|(?<=[\s。；;！？!?])|(?<=(?<![0-9０-９])[：:]))[0-9０-９]{{1,2}}．")
 
 
 def fullwidth_stop(text: str) -> str:
     """The full-width full stop ． that some sources (Math23K: 修了(3/20)千米．两天…) end Chinese
-    sentences with, as 。; a ． between two letters or digits (a decimal point ３．５, a list
-    Ａ．Ｂ．Ｃ, an abbreviation o．w．f) stays."""
-    return _FULLWIDTH_STOP.sub("。", text) if "．" in text else text
+    sentences with, as 。; kept where it is not a full stop: between two letters or digits (a
+    decimal point ３．５, a list Ａ．Ｂ．Ｃ, an abbreviation o．w．f), or after an item number at the
+    start of a line, a list or a sentence (1．论文摘要)."""
+    if "．" not in text:
+        return text
+    out, last = [], 0
+    for match in _KEPT_STOP.finditer(text):         # the kept ones, left as they are
+        out.append(text[last:match.start()].replace("．", "。"))
+        out.append(match.group())
+        last = match.end()
+    out.append(text[last:].replace("．", "。"))
+    return "".join(out)
 
 
 # C0/C1 controls (not the line break), zero-width characters and the BOM; a tab becomes a space
