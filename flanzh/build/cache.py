@@ -21,9 +21,9 @@ from importlib import metadata
 from pathlib import Path
 
 import polars as pl
-import xxhash
 
 from .. import __version__
+from ..digests import file_digest
 from ..project import Project
 from ..read.sources import SourceMode
 from ..spec.mixture import Mixture
@@ -47,25 +47,6 @@ def fingerprint(*parts) -> str:
     payload = json.dumps([__version__, code_digest(), *parts], sort_keys=True,
                          ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
-
-
-_DIGESTS: dict[tuple, str] = {}     # in-process only: (path, stat) -> content digest
-
-
-def file_digest(path) -> str:
-    """xxh3-128 of a file's content (several GB/s). Remembered for this process while the file's
-    size, mtime, ctime and inode stay the same (ctime changes on any write, and cannot be set
-    back), so a build hashes each source once."""
-    path = Path(path)
-    stat = path.stat()
-    memo = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
-    if memo not in _DIGESTS:
-        digest = xxhash.xxh3_128()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-        _DIGESTS[memo] = digest.hexdigest()
-    return _DIGESTS[memo]
 
 
 def file_stamps(paths) -> list:

@@ -41,6 +41,7 @@ from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, de
                                     read_extra_eval_file)
 from ..corpus.exact_dedup import SeenHashes, count, record_hashes, seen_in_earlier
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
+from ..digests import remembered
 from ..executors import release_pools, check_executor, run_units
 from ..hashing import key_hashes
 from ..project import Project
@@ -110,6 +111,7 @@ RENDER_BATCH = 100_000     # records rendered, checked, deduplicated and written
 BATCH_CHARS = 6_000_000    # ... and about this many characters of records (long passages: fewer)
 MIN_BATCH = 10_000
 HASHES = "hashes.npy"      # a rendered task's record hashes, in record order
+DIGESTS = "digests.json"   # source files' content digests by stat, in the cache folder
 LENGTHS = "lengths.npy"    # ... and their (inputs, targets) lengths in characters, for the report
 
 
@@ -445,8 +447,17 @@ def build(project: Project, out: Path, *, task_ids: list[str] | None = None,
     if mode.kind == "data_dir":
         require_all_files(project, tasks, mode,       # every missing download at once
                           with_eval=mixture.decontamination["enabled"])
-    whole = build_fingerprint(project, tasks, seed, mode, mixture, shard_rows, max_reject_rate)
     cache = TaskCache(out, enabled=use_cache)
+    # source digests are kept beside the cache, so a rebuild does not read every source again
+    with remembered(cache.root / DIGESTS if use_cache else None):
+        return _build(project, out, tasks, seed, mode, mixture, shard_rows, step,
+                      max_reject_rate, use_cache, executor, workers, cache)
+
+
+def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: SourceMode,
+           mixture: Mixture, shard_rows: int, step: Progress, max_reject_rate: float | None,
+           use_cache: bool, executor: str, workers: int | None, cache: TaskCache) -> dict:
+    whole = build_fingerprint(project, tasks, seed, mode, mixture, shard_rows, max_reject_rate)
     if use_cache:
         current = output_up_to_date(Path(out), cache, whole)
         if current is not None:           # nothing that decides the output has changed

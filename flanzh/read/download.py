@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..digests import file_digest
 from ..errors import SourceError
 from ..project import Project
 from ..spec.specs import Task, load_tasks
@@ -364,7 +365,8 @@ def read_record(project: Project, task: Task, mode) -> dict:
         relative = path.relative_to(folder).as_posix()
         if relative.startswith(ARCHIVES + "/") or relative.endswith(PARTIAL):
             continue
-        files.append({"path": relative, "size": path.stat().st_size, "sha256": sha256_file(path)})
+        files.append({"path": relative, "size": path.stat().st_size,
+                      "sha256": file_digest(path, "sha256")})
     return {"files": files}
 
 
