@@ -42,7 +42,9 @@ def _plain_table(frame):
     """A frame of records as an arrow table whose text columns are arrow ``string``."""
     import pyarrow as pa
 
-    table = frame.to_arrow()
+    # one chunk a row group: the file's bytes then depend on the records, not on how the
+    # batches that made them were cut (parquet's encoder fallbacks follow the chunks it is fed)
+    table = frame.rechunk().to_arrow()
     schema = pa.schema([field.with_type(_plain_text(field.type)) for field in table.schema])
     batches = [batch.cast(schema) for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS)]
     return pa.Table.from_batches(batches, schema=schema)

@@ -58,6 +58,9 @@ def refit(task: Task, plan, seed: int, compiled, max_exemplars: int, rendered: p
     for (key, template_id, fmt, reason), place in zip(rejected.select(
             "__key", "template_id", "format", "__reason").iter_rows(), places):
         row, template = row_of[key], index[template_id]
+        if (row, template, fmt) not in repeat_of:
+            # planned few-shot, rendered zero-shot (no exemplar fitted): refit as planned
+            fmt = "fs" + fmt[2:]
         repeat = repeat_of[(row, template, fmt)]
         shows = fmt.endswith("_opt")
         others = [i for i, c in enumerate(compiled)
