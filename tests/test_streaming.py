@@ -122,8 +122,10 @@ def test_seen_in_earlier_flags_exactly_what_an_earlier_group_holds(groups):
         earlier |= {int(v) for v in array}
 
 
+@pytest.mark.parametrize("inputs_max_chars", [None, 160])
 def test_refit_records_do_not_depend_on_how_the_plan_is_cut_into_batches(mini_project, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch,
+                                                                          inputs_max_chars):
     # rows repeated to fill a quota, drawn into wordy templates in several formats: each record
     # too long for its template is refit on its own and takes the place of the one it replaces,
     # so one batch or batches of 7 give the same records in the same order
@@ -136,6 +138,8 @@ def test_refit_records_do_not_depend_on_how_the_plan_is_cut_into_batches(mini_pr
     spec_path = mini_project.specs_dir / "sim_afqmc.yaml"
     spec = yaml.safe_load(spec_path.read_text("utf-8"))
     spec["limits"] = {**spec.get("limits", {}), "targets_max_chars": 40}
+    if inputs_max_chars:      # few-shot records whose exemplars do not fit come back zero-shot
+        spec["limits"]["inputs_max_chars"] = inputs_max_chars
     spec_path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), "utf-8")
     mixture = policy(tmp_path, total=150, max_repeat=6,
                      formats={"weights": {"zs_opt": 1, "zs_noopt": 1, "fs_opt": 1, "fs_noopt": 1},

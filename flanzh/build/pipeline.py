@@ -153,8 +153,11 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     while start < plan.items.height:
         batch = replace(plan, items=plan.items.slice(start, size))
         start += size
-        rendered, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars)
-        rendered = rendered.with_row_index(POSITION)        # refit records keep their place
+        rendered, render_dropped = render_plan(task, batch, seed, compiled, policy.max_exemplars,
+                                               keep_order=True)
+        # each record's item in the plan: refit knows its planned format and repeat, and a
+        # refit record takes its place
+        rendered = rendered.rename({"__order": POSITION})
         frame, check_dropped = check_records(task, rendered)
         frame, check_dropped = refit(task, batch, seed, compiled, policy.max_exemplars, rendered,
                                      frame, check_dropped)

@@ -177,12 +177,14 @@ RENDERED_SCHEMA = {KEY: pl.Utf8, SPLIT: pl.Utf8, "template_id": pl.Utf8, "format
 
 
 def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | None,
-                max_exemplars: int, vectorised: bool = True) -> tuple[pl.DataFrame, Counter]:
+                max_exemplars: int, vectorised: bool = True,
+                keep_order: bool = False) -> tuple[pl.DataFrame, Counter]:
     """Render every planned record (see formats.plan_task); few-shot records get exemplars from
     the plan's pool, rendered with the same template, within the spec's input length limit.
     Zero-shot records of templates that compile to polars expressions are rendered in bulk.
 
-    Returns the rendered frame (RENDERED_SCHEMA), in plan order, and drop counts by reason."""
+    Returns the rendered frame (RENDERED_SCHEMA; with ``keep_order``, also ``__order``: each
+    record's row in ``plan.items``), in plan order, and drop counts by reason."""
     from .formats import with_hashes
 
     compiled = compiled or compile_templates(task)
@@ -209,9 +211,10 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
         parts.append(frame)
         dropped += row_dropped
     if not parts:
-        return pl.DataFrame(schema=RENDERED_SCHEMA), dropped
+        return pl.DataFrame(schema={**RENDERED_SCHEMA, **({"__order": pl.UInt32} if keep_order
+                                                         else {})}), dropped
     rendered = pl.concat(parts) if len(parts) == 1 else pl.concat(parts).sort("__order")
-    return rendered.drop("__order"), dropped
+    return (rendered if keep_order else rendered.drop("__order")), dropped
 
 
 # Records on the per-row path in one call before they are spread over worker processes: below
