@@ -134,6 +134,8 @@ class TreeRss:
         self.peak = 0
         self.stage = "start"
         self.by_stage: dict[str, int] = {}
+        self.driver_by_stage: dict[str, int] = {}         # this process alone
+        self.driver = 0
         self._cpu: dict[int, float] = {}        # pid -> its latest utime + stime, in seconds
         self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
@@ -164,7 +166,10 @@ class TreeRss:
             while walk and walk != me:
                 walk = parents.get(walk, 0)
             if walk == me:
-                total += _pss_kib(pid, rss[pid])
+                pss = _pss_kib(pid, rss[pid])
+                total += pss
+                if pid == me:
+                    self.driver = pss
                 self._cpu.setdefault(pid, 0.0)
         return total
 
@@ -172,6 +177,8 @@ class TreeRss:
         now = self._tree_kib()
         self.peak = max(self.peak, now)
         self.by_stage[self.stage] = max(self.by_stage.get(self.stage, 0), now)
+        self.driver_by_stage[self.stage] = max(self.driver_by_stage.get(self.stage, 0),
+                                               self.driver)
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -287,8 +294,9 @@ def main() -> None:
           f"pages they share counted once; this process alone: RSS {peak_rss_mib():,.0f} "
           f"MiB); CPU time {cpu:,.1f} s = "
           f"{cpu / wall:.2f} cores busy on average")
-    print("  peak memory by stage (MiB): " + ", ".join(f"{stage} {kib / 1024:,.0f}"
-                                                     for stage, kib in memory.by_stage.items()))
+    print("  peak memory by stage (MiB, all / this process): " + ", ".join(
+        f"{stage} {kib / 1024:,.0f} / {memory.driver_by_stage.get(stage, 0) / 1024:,.0f}"
+        for stage, kib in memory.by_stage.items()))
     print("shares, realised against target:")
     for line in share_deltas(manifest):
         print("  " + line)
