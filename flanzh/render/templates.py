@@ -23,9 +23,9 @@ from ..hashing import HASH
 from ..read.readers import KEY
 from .checks import RESIDUE, RESIDUE_PATTERN
 from .choices import options_column, row_options  # noqa: F401 (row_options: lint, tests)
-from .sandbox import (GROWTH, MAX_TEXT_CHARS, OVER_OUTPUT, TOO_DEEP, TemplateEnvironment,
-                      make_environment, policy_problems, render_bounded, text_limit)
-from .vectorise import GOLD_INDEX, OPTIONS, Unsupported, compile_expression
+from .sandbox import (GROWTH, MAX_TEXT_CHARS, OVER_OUTPUT, OVER_TEXT, TOO_DEEP,
+                      TemplateEnvironment, make_environment, policy_problems, render_bounded, text_limit)
+from .vectorise import GOLD_INDEX, LIMIT, OPTIONS, Unsupported, compile_expression
 from ..spec.specs import Task, TemplateSpec
 
 SPLIT = "__split"
@@ -43,6 +43,9 @@ class CompiledTemplate:
     asts: dict
     # (input, target) as polars expressions, when the template is simple enough (vectorise.py)
     vector: tuple[pl.Expr, pl.Expr] | None = None
+    # (expression true for a row over the text limit, what would grow) of ``vector``, checked on
+    # every row before its text is built (vectorise.py)
+    guards: tuple[tuple[pl.Expr, str], ...] = ()
 
     @cached_property
     def input(self) -> jinja2.Template:
@@ -136,11 +139,13 @@ def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTem
                             "{{ options }}; show them through a filter such as "
                             "{{ options | abc }} so their order is shuffled per row")
         if len(asts) == 2:
+            guards: list = []
             try:
-                vector = tuple(compile_expression(task, asts[part]) for part in ("input", "target"))
+                vector = tuple(compile_expression(task, asts[part], guards)
+                               for part in ("input", "target"))
             except Unsupported:
-                vector = None
-            one = CompiledTemplate(template, env, asts, vector)
+                vector, guards = None, []
+            one = CompiledTemplate(template, env, asts, vector, tuple(guards))
             failed = False
             for part in ("input", "target") if vector is None else ():
                 try:     # generated now: jinja2 reports some errors (an unknown filter) only here
@@ -384,6 +389,11 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
         else:
             options, gold = drawn
     text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
+    # the row's own text, as text_limit counts it on the jinja2 path (about)
+    own_text = pl.sum_horizontal(
+        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
+        + [pl.col(n).list.eval(pl.element().str.len_chars()).list.sum().fill_null(0)
+           for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
     frame = frame.with_columns(
         items["__order"], items["template"].alias("__template"),
         (options.alias(OPTIONS) if options is not None
@@ -393,36 +403,45 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
         (pl.any_horizontal([pl.col(n).str.contains(RESIDUE_PATTERN).fill_null(False)
                             for n in text_fields]) if text_fields else pl.lit(False))
         .alias("__braces_in_fields"),
+        (MAX_TEXT_CHARS + GROWTH * own_text.cast(pl.Int64)).alias(LIMIT),
     )
-    # the row's own text, as text_limit counts it on the jinja2 path (about)
-    own_text = pl.sum_horizontal(
-        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
-        + [pl.col(n).list.eval(pl.element().str.len_chars()).list.sum().fill_null(0)
-           for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
-    parts, dropped = [], Counter()
     answer = pl.col(task.answer_field) if task.answer_field and \
         task.fields[task.answer_field].type == "str" else pl.lit(None, dtype=pl.Utf8)
-    for index, group in frame.group_by("__template", maintain_order=True):
-        template = compiled[index[0]]
+    # One query over every template's rows (each template's expression over its own rows),
+    # collected once: a collect per template and step cost more than the text itself on small
+    # tasks.
+    groups = frame.partition_by("__template", maintain_order=True, include_key=True)
+    queries = []
+    for group in groups:
+        template = compiled[group["__template"][0]]
+        for over, what in template.guards:       # before the text is built, as the sandbox
+            refused = group.filter(over)
+            if refused.height:
+                raise TemplateError(f"{_template_label(task, template.spec)}: refused while "
+                                    f"rendering row {refused[KEY][0]}: {what} {OVER_TEXT}")
         inputs, targets = template.vector
-        done = group.with_columns(inputs.alias("inputs"), targets.alias("targets"))
-        limit = MAX_TEXT_CHARS + GROWTH * own_text
-        too_long = done.filter((pl.col("inputs").str.len_chars() > limit)
-                               | (pl.col("targets").str.len_chars() > limit))
-        if too_long.height:         # as render_bounded refuses on the jinja2 path
-            raise TemplateError(f"{_template_label(task, template.spec)}: refused while rendering "
-                                f"row {too_long[KEY][0]}: {OVER_OUTPUT}")
-        failed = done.filter(pl.col("inputs").is_null() | pl.col("targets").is_null()).height
-        if failed:       # e.g. more options than a marker style can number, as in the jinja path
-            dropped[f"render_error:{template.spec.id}"] += failed
-            done = done.filter(pl.col("inputs").is_not_null() & pl.col("targets").is_not_null())
-        parts.append(done.select(
+        queries.append(group.lazy().select(
             pl.col(KEY), pl.col(SPLIT), pl.lit(template.spec.id).alias("template_id"),
             pl.lit(template.format).alias("format"), pl.lit(0, dtype=pl.Int32).alias("exemplars"),
-            "inputs", "targets", pl.col(OPTIONS).alias("__options"),
+            inputs.alias("inputs"), targets.alias("targets"), pl.col(OPTIONS).alias("__options"),
             pl.lit(template.spec.target_in_choices and task.has_choices).alias("__check_choice"),
-            "__braces_in_fields", answer.alias("__answer"), "__order"))
-    return (pl.concat(parts).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}).sort("__order"),
+            "__braces_in_fields", answer.alias("__answer"), "__order", LIMIT))
+    done = pl.concat(queries, how="vertical_relaxed").collect()
+    too_long = done.filter((pl.col("inputs").str.len_chars() > pl.col(LIMIT))
+                           | (pl.col("targets").str.len_chars() > pl.col(LIMIT)))
+    if too_long.height:         # as render_bounded refuses on the jinja2 path
+        spec = next(c.spec for c in compiled if c.spec.id == too_long["template_id"][0])
+        raise TemplateError(f"{_template_label(task, spec)}: refused while rendering row "
+                            f"{too_long[KEY][0]}: {OVER_OUTPUT}")
+    failed = pl.col("inputs").is_null() | pl.col("targets").is_null()
+    dropped: Counter = Counter()
+    lost = done.filter(failed)["template_id"]
+    if len(lost):      # e.g. more options than a marker style can number, as in the jinja path
+        counts = dict(lost.value_counts().iter_rows())
+        for template_id in lost.unique(maintain_order=True):       # in template order
+            dropped[f"render_error:{template_id}"] += counts[template_id]
+        done = done.filter(~failed)
+    return (done.drop(LIMIT).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}).sort("__order"),
             dropped)
 
 

@@ -39,10 +39,18 @@ def max_options(source_ast: nodes.Template) -> int:
     return min(limits)
 
 
+# The per-row text limit in the frame a template's expression runs over (templates.py sets it:
+# MAX_TEXT_CHARS plus GROWTH times the row's own text)
+LIMIT = "__limit"
+
+
 class _Compiler:
     def __init__(self, task: Task):
         self.task = task
         self.loop_var: str | None = None     # inside a for loop over a list field
+        # (expression true for a row whose text would grow over LIMIT, what grows): checked over
+        # every row before the template's text is built, as the sandbox checks before a filter
+        self.guards: list[tuple[pl.Expr, str]] = []
 
     def statements(self, body: list[nodes.Node]) -> list[pl.Expr]:
         parts = []
@@ -230,6 +238,13 @@ class _Compiler:
             return self._item(node, fill_none)
         raise Unsupported(type(node).__name__)
 
+    def _plain_field(self, node: nodes.Node) -> bool:
+        """A text or int field named outside a loop (its value is the row's own data)."""
+        if not (isinstance(node, nodes.Name) and self.loop_var is None):
+            return False
+        spec = self.task.fields.get(node.name)
+        return spec is not None and (spec.type in ("str", "int") or spec.label_map is not None)
+
     def filter(self, node: nodes.Filter, fill_none: bool) -> pl.Expr:
         if node.kwargs or node.dyn_args or node.dyn_kwargs:
             raise Unsupported("filter keyword arguments")
@@ -280,7 +295,17 @@ class _Compiler:
                 raise Unsupported("replace of an empty string")
             if isinstance(args[1], nodes.Const) and isinstance(args[1].value, str):
                 value = pl.lit(args[1].value)
-            else:   # a field as the replacement can multiply the text: jinja2 checks the bound
+            elif self._plain_field(node.node) and self._plain_field(args[1]):
+                # A field as the replacement can multiply the text (a long value for each of
+                # many matches): refused per row before anything is built, with the sandbox's
+                # bound and message (its _precheck), over the text as str() shows it.
+                text, value = self.text(node.node), self.text(args[1])
+                old = args[0].value
+                grown = text.str.len_chars().cast(pl.Int64) + text.str.count_matches(
+                    old, literal=True).cast(pl.Int64) * pl.max_horizontal(
+                    value.str.len_chars().cast(pl.Int64) - len(old), pl.lit(0, dtype=pl.Int64))
+                self.guards.append((grown > pl.col(LIMIT), "filter 'replace'"))
+            else:
                 raise Unsupported("replace argument")
             return self.text(node.node, fill_none).str.replace_all(
                 args[0].value, value, literal=True)
@@ -329,14 +354,21 @@ def _concat(parts: list[pl.Expr]) -> pl.Expr:
     return pl.concat_str(parts) if len(parts) > 1 else parts[0]
 
 
-def compile_expression(task: Task, ast: nodes.Template) -> pl.Expr:
+def compile_expression(task: Task, ast: nodes.Template,
+                       guards: list[tuple[pl.Expr, str]] | None = None) -> pl.Expr:
     """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips).
-    A template the sandbox's policy refuses is never compiled here either."""
+    A template the sandbox's policy refuses is never compiled here either. ``guards`` receives
+    the template's (over the limit, what) expressions, to check on every row (reading column
+    LIMIT) before the text is built."""
     from .sandbox import policy_problems
 
     if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
         raise Unsupported("refused by the sandbox's policy")
-    return _concat(_Compiler(task).statements(ast.body)).str.strip_chars(WHITESPACE)
+    compiler = _Compiler(task)
+    expression = _concat(compiler.statements(ast.body)).str.strip_chars(WHITESPACE)
+    if guards is not None:
+        guards += compiler.guards
+    return expression
 
 
 # Why a template stays on the per-row jinja2 path, by what compile_expression refused. Every
@@ -355,8 +387,8 @@ ROW_PATH_REASONS = {
     "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
                                                       "(`for item in attributes if ...`)",
     "Getitem": "indexes the items of a list of lists inside a loop (`c[0]`, `c[-1]`)",
-    "replace argument": "`replace` with a value that is not a plain text field (the answer "
-                        "idiom of a cloze task)",
+    "replace argument": "`replace` of or with a value the template builds (only constants and "
+                        "plain fields are checked for growth before the text is built)",
 }
 
 
