@@ -12,6 +12,7 @@ import pytest
 from conftest import PROJECT
 from flanzh.read.readers import KEY
 from flanzh.render.templates import compile_templates
+from flanzh.render.vectorise import fits
 from flanzh.spec.specs import load_task
 
 HEAVY = ("datasets", "matplotlib", "ray", "huggingface_hub", "pandas")
@@ -67,6 +68,11 @@ def test_the_build_modules_import_no_heavy_library():
     assert _modules_after("import flanzh.build.pipeline, flanzh.read.sources, flanzh.build.report") == []
 
 
+_TRIPLE = {"subject": "晚风", "subject_type": "歌曲", "predicate": "作词", "object": "林夏",
+           "object_type": "人物", "slots": ""}
+_ENTITY = {"type": "人名", "text": "张三"}
+
+
 @pytest.mark.parametrize("task_id, template_id, field, values", [
     # `a or "..."` and `("..." ~ a ~ "...") if a else "..."` over present, empty and missing
     ("qa_chinese_biomedical", "qa_chinese_biomedical_01", "subject", ["内科学", "", None]),
@@ -78,6 +84,22 @@ def test_the_build_modules_import_no_heavy_library():
     ("dlg_douban", "dlg_douban_10", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
     ("dlg_douban", "dlg_douban_11", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
     ("dlg_kdconv", "dlg_kdconv_06", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+    # loops over lists of records read by attribute, `for ... else`, `t.slots or '—'`,
+    # `entities[0].text`: empty lists, a missing value (shown as None) and a missing record
+    # (None: the row fails on both paths)
+    ("re_duie2", "re_duie2_06", "triples", [[_TRIPLE, {**_TRIPLE, "slots": "作品=红楼梦"}],
+                                            [{**_TRIPLE, "object_type": None}], [],
+                                            [None, _TRIPLE]]),
+    ("re_duie2", "re_duie2_11", "triples", [[_TRIPLE, {**_TRIPLE, "slots": "届次=28"}], [],
+                                            [{**_TRIPLE, "slots": None}]]),
+    ("re_duie2", "re_duie2_10", "triples", [[_TRIPLE, _TRIPLE], [], [None]]),
+    ("ner_msra", "ner_msra_05", "entities", [[_ENTITY, {"type": "地名", "text": None}], [],
+                                             [None]]),
+    ("ner_msra", "ner_msra_14", "entities", [[_ENTITY, {"type": "地名", "text": "北京"}], [],
+                                             [_ENTITY, None]]),
+    ("ner_msra", "ner_msra_10", "entities", [[_ENTITY], [], [None, _ENTITY],
+                                             [{"type": None, "text": "北京"}]]),
+    ("ner_cluener", "ner_cluener_06", "entities", [[_ENTITY, _ENTITY], []]),
 ])
 def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, values):
     """`or`, `~`, `is even` on a text length, negative constants: the polars form equals jinja2 on the values that
@@ -99,11 +121,40 @@ def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, va
                           for t, c in enumerate(compiled) if c.vector for r in range(len(rows))],
                          schema=ITEMS_SCHEMA, orient="row")
     plan = Plan(frame, frame.clear(), items, {}, 0)
+    assert all(fits(c.needs, frame.schema) for c in compiled if c.spec.id == template_id)
     fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
     slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
     assert fast[1] == slow[1]
     assert fast[0].to_dicts() == slow[0].to_dicts()
     assert fast[0].height > 0
+
+
+def test_templates_reading_records_go_row_by_row_when_the_rows_do_not_hold_them_as_structs():
+    """A template reading ``e.text`` renders in bulk only over a list of structs whose ``text``
+    is a string; rows holding the records otherwise (an int attribute, no such attribute) take
+    the jinja2 path and give the same records as rendering every template row by row."""
+    from test_tasks import sample_rows
+
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.render.templates import render_plan
+
+    task = load_task(PROJECT, "ner_msra")
+    compiled = compile_templates(task)
+    index = next(i for i, c in enumerate(compiled) if c.spec.id == "ner_msra_14")
+    assert compiled[index].needs == (("entities", None), ("entities", "text"),
+                                     ("entities", "type"))
+    row = sample_rows(task)[0]
+    for entities, bulk in (([{"type": "人名", "text": "张三"}], True),
+                           ([{"type": "人名", "text": 3}], False),
+                           ([{"type": "人名", "name": "张三"}], False)):
+        frame = pl.DataFrame([{**row, "entities": entities}], infer_schema_length=None)
+        assert fits(compiled[index].needs, frame.schema) is bulk
+        items = pl.DataFrame([(0, index, "zs_noopt", 0)], schema=ITEMS_SCHEMA, orient="row")
+        plan = Plan(frame, frame.clear(), items, {}, 0)
+        fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
+        slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
+        assert fast[0].to_dicts() == slow[0].to_dicts() and fast[1] == slow[1]
 
 
 START, END = "<!-- per-row templates: start -->", "<!-- per-row templates: end -->"

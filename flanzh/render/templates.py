@@ -25,7 +25,7 @@ from .checks import RESIDUE, RESIDUE_PATTERN
 from .choices import options_column, row_options  # noqa: F401 (row_options: lint, tests)
 from .sandbox import (GROWTH, MAX_TEXT_CHARS, OVER_OUTPUT, OVER_TEXT, TOO_DEEP,
                       TemplateEnvironment, make_environment, policy_problems, render_bounded, text_limit)
-from .vectorise import GOLD_INDEX, LIMIT, OPTIONS, Unsupported, compile_expression
+from .vectorise import GOLD_INDEX, LIMIT, OPTIONS, Unsupported, compile_expression, fits
 from ..spec.specs import Task, TemplateSpec
 
 SPLIT = "__split"
@@ -46,6 +46,9 @@ class CompiledTemplate:
     # (expression true for a row over the text limit, what would grow) of ``vector``, checked on
     # every row before its text is built (vectorise.py)
     guards: tuple[tuple[pl.Expr, str], ...] = ()
+    # the record lists ``vector`` reads (field, attribute): it is used only on frames that hold
+    # them as lists of structs with text attributes (vectorise.fits)
+    needs: tuple[tuple[str, str | None], ...] = ()
 
     @cached_property
     def input(self) -> jinja2.Template:
@@ -140,12 +143,14 @@ def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTem
                             "{{ options | abc }} so their order is shuffled per row")
         if len(asts) == 2:
             guards: list = []
+            needs: list = []
             try:
-                vector = tuple(compile_expression(task, asts[part], guards)
+                vector = tuple(compile_expression(task, asts[part], guards, needs)
                                for part in ("input", "target"))
             except Unsupported:
-                vector, guards = None, []
-            one = CompiledTemplate(template, env, asts, vector, tuple(guards))
+                vector, guards, needs = None, [], []
+            one = CompiledTemplate(template, env, asts, vector, tuple(guards),
+                                   tuple(dict.fromkeys(needs)))
             failed = False
             for part in ("input", "target") if vector is None else ():
                 try:     # generated now: jinja2 reports some errors (an unknown filter) only here
@@ -193,7 +198,8 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
     compiled = compiled or compile_templates(task)
     items = plan.items.with_row_index("__order")
     queries = with_hashes(task, plan.queries, seed)
-    vector = pl.Series([c.vector is not None for c in compiled], dtype=pl.Boolean)
+    vector = pl.Series([c.vector is not None and fits(c.needs, queries.schema)
+                        for c in compiled], dtype=pl.Boolean)
     bulk_mask = (vector.gather(items["template"])
                  if vectorised and len(items) else pl.Series([False] * len(items)))
     zero_shot = items["format"].str.starts_with("zs")
@@ -392,8 +398,8 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
     # the row's own text, as text_limit counts it on the jinja2 path (about)
     own_text = pl.sum_horizontal(
         [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
-        + [pl.col(n).list.eval(pl.element().str.len_chars()).list.sum().fill_null(0)
-           for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
+        + [pl.col(n).cast(pl.List(pl.Utf8)).list.eval(pl.element().str.len_chars()).list.sum()
+           .fill_null(0) for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
     frame = frame.with_columns(
         items["__order"], items["template"].alias("__template"),
         (options.alias(OPTIONS) if options is not None

@@ -48,6 +48,12 @@ class _Compiler:
     def __init__(self, task: Task):
         self.task = task
         self.loop_var: str | None = None     # inside a for loop over a list field
+        self.loop_records = False            # ... of records (a "list" field)
+        self.loop_field: str | None = None   # ... named by this field
+        self.read_items = False              # ... whose body read a record's attribute
+        # (field, attribute or None) of the record lists read: the template renders in bulk only
+        # when the frame holds such a field as a list of structs with those text attributes
+        self.needs: list[tuple[str, str | None]] = []
         # (expression true for a row whose text would grow over LIMIT, what grows): checked over
         # every row before the template's text is built, as the sandbox checks before a filter
         self.guards: list[tuple[pl.Expr, str]] = []
@@ -65,16 +71,56 @@ class _Compiler:
                 raise Unsupported(type(node).__name__)
         return parts
 
-    def _list_field(self, node: nodes.Node) -> pl.Expr:
-        """A list[str] field, or a slice of one with constant bounds (``history[:-1]``)."""
+    def _list_field(self, node: nodes.Node, records: bool = False) -> pl.Expr:
+        """A list[str] field, or a slice of one with constant bounds (``history[:-1]``);
+        with ``records``, also a list of records (a ``list`` field), whose items are never
+        shown whole."""
         if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Slice):
-            return _sliced(self._list_field(node.node), node.arg)
+            return _sliced(self._list_field(node.node, records), node.arg)
         if isinstance(node, nodes.Name) and node.name in self.task.fields \
                 and self.task.fields[node.name].type == "list[str]" and self.loop_var is None:
+            return pl.col(node.name)
+        if records and self._record_list(node) is not None:
+            self.needs.append((node.name, None))
             return pl.col(node.name)
         if isinstance(node, nodes.Name) and node.name == "options" and self.loop_var is None:
             return pl.col(OPTIONS)
         raise Unsupported("not a list[str] field")
+
+    def _record_list(self, node: nodes.Node) -> str | None:
+        """The name of the ``list`` field (of records) ``node`` names outside a loop."""
+        if isinstance(node, nodes.Name) and self.loop_var is None and node.name in self.task.fields \
+                and self.task.fields[node.name].type == "list":
+            return node.name
+        return None
+
+    def _attribute(self, node: nodes.Getattr, fill_none: bool) -> pl.Expr | None:
+        """A text attribute of a record: the loop's item (``t.subject``) or a list item at a
+        constant position (``entities[0].text``); None for other attributes. A missing record
+        (None) fails the row, as jinja2's undefined attribute does; a missing value shows as
+        None."""
+        if node.attr.startswith("_") or hasattr(dict, node.attr):
+            # a dict's own attribute (``t.items``) is a method: refused by the sandbox
+            raise Unsupported("attribute")
+        if isinstance(node.node, nodes.Name) and self.loop_records \
+                and node.node.name == self.loop_var:
+            self.needs.append((self.loop_field, node.attr))
+            self.read_items = True
+            value = pl.element().struct.field(node.attr)
+            return value.fill_null("None") if fill_none else value
+        if isinstance(node.node, nodes.Getitem) and self.loop_var is None:
+            field = self._record_list(node.node.node)
+            index = _int_constant(node.node.arg)
+            if field is None or index is None:
+                return None
+            self.needs.append((field, node.attr))
+            items = pl.col(field)
+            present = (items.list.len() > index) if index >= 0 else (items.list.len() >= -index)
+            record = items.list.get(index, null_on_oob=True)
+            value = record.struct.field(node.attr)
+            return pl.when(present & record.is_not_null()).then(
+                value.fill_null("None") if fill_none else value)
+        return None
 
     def _item(self, node: nodes.Getitem, fill_none: bool) -> pl.Expr:
         """``list_field[i]`` for a constant i; out of range is an error in jinja2, so null here
@@ -97,7 +143,7 @@ class _Compiler:
                 if field.optional:
                     raise Unsupported("length of an optional text field")
                 return pl.col(field.name).str.len_chars().cast(pl.Int64)
-            return self._list_field(node.node).list.len().cast(pl.Int64)
+            return self._list_field(node.node, records=True).list.len().cast(pl.Int64)
         if isinstance(node, nodes.Name) and node.name in self.task.fields \
                 and self.task.fields[node.name].type == "int":
             return pl.col(node.name)
@@ -109,13 +155,23 @@ class _Compiler:
         """``{% for x in list_field %}...{% endfor %}``: the body over the list's elements."""
         if node.test is not None or node.recursive or not isinstance(node.target, nodes.Name):
             raise Unsupported("for loop with a filter, recursion or unpacking")
-        items = self._list_field(node.iter)
+        items = self._list_field(node.iter, records=True)
+        field = node.iter
+        while isinstance(field, nodes.Getitem):
+            field = field.node
+        self.loop_records = self._record_list(field) is not None
+        self.loop_field = getattr(field, "name", None)
         self.loop_var = node.target.name
+        self.read_items = False
         try:
             body = _concat(self.statements(node.body))
+            read_items = self.read_items
         finally:
-            self.loop_var = None
+            self.loop_var, self.loop_records, self.read_items = None, False, False
         rendered = items.list.eval(body).list.join("")
+        if read_items:      # an attribute of a missing record (None) fails the row in jinja2
+            rendered = pl.when(items.list.eval(pl.element().is_null()).list.any()).then(
+                pl.lit(None, dtype=pl.Utf8)).otherwise(rendered)
         if node.else_:
             rendered = pl.when(items.list.len() == 0).then(
                 _concat(self.statements(node.else_))).otherwise(rendered)
@@ -155,6 +211,8 @@ class _Compiler:
             if spec.type == "str":
                 return (column.is_not_null() & (column != "")).fill_null(False)
             if spec.type.startswith("list"):
+                if spec.type == "list":
+                    self.needs.append((node.name, None))
                 return (column.is_not_null() & (column.list.len() > 0)).fill_null(False)
         if isinstance(node, nodes.Compare) and len(node.ops) == 1 \
                 and node.ops[0].op in _NUMERIC_OPS:
@@ -184,6 +242,10 @@ class _Compiler:
             flag = self._loop_attribute(node)
             if flag is not None and node.attr in ("first", "last"):
                 return flag
+            if flag is None:
+                value = self._attribute(node, fill_none=False)
+                if value is not None:       # a text attribute: true when present and not empty
+                    return (value.is_not_null() & (value != "")).fill_null(False)
         if isinstance(node, nodes.Not):
             return ~self.condition(node.node)
         if isinstance(node, nodes.And):
@@ -215,12 +277,17 @@ class _Compiler:
         if isinstance(node, nodes.Name) and self.loop_var is not None:
             if node.name != self.loop_var:
                 raise Unsupported("a field inside a loop body")
+            if self.loop_records:
+                raise Unsupported("a record shown whole")
             return pl.element().fill_null("None") if fill_none else pl.element()
         if isinstance(node, nodes.Getattr):
             number = self._loop_attribute(node)
             if number is not None and node.attr not in ("first", "last"):
                 return number.cast(pl.Utf8)
-            raise Unsupported("attribute")
+            value = self._attribute(node, fill_none) if number is None else None
+            if value is None:
+                raise Unsupported("attribute")
+            return value
         if isinstance(node, nodes.Name) and node.name in self.task.fields:
             if self.loop_var is not None:
                 raise Unsupported("a field inside a loop body")
@@ -355,11 +422,12 @@ def _concat(parts: list[pl.Expr]) -> pl.Expr:
 
 
 def compile_expression(task: Task, ast: nodes.Template,
-                       guards: list[tuple[pl.Expr, str]] | None = None) -> pl.Expr:
+                       guards: list[tuple[pl.Expr, str]] | None = None,
+                       needs: list[tuple[str, str | None]] | None = None) -> pl.Expr:
     """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips).
     A template the sandbox's policy refuses is never compiled here either. ``guards`` receives
     the template's (over the limit, what) expressions, to check on every row (reading column
-    LIMIT) before the text is built."""
+    LIMIT) before the text is built; ``needs`` the record lists it reads (see ``fits``)."""
     from .sandbox import policy_problems
 
     if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
@@ -368,20 +436,40 @@ def compile_expression(task: Task, ast: nodes.Template,
     expression = _concat(compiler.statements(ast.body)).str.strip_chars(WHITESPACE)
     if guards is not None:
         guards += compiler.guards
+    if needs is not None:
+        needs += compiler.needs
     return expression
+
+
+def fits(needs, schema) -> bool:
+    """Whether a frame of ``schema`` holds the record lists a template reads (``needs`` from
+    compile_expression) as lists of structs with text attributes; when not, the template renders
+    row by row."""
+    for field, attribute in needs:
+        dtype = schema.get(field)
+        if not isinstance(dtype, pl.List):
+            return False
+        if attribute is not None:
+            inner = dtype.inner
+            if not isinstance(inner, pl.Struct):
+                return False
+            kinds = {f.name: f.dtype for f in inner.fields}
+            if kinds.get(attribute) != pl.Utf8:
+                return False
+    return True
 
 
 # Why a template stays on the per-row jinja2 path, by what compile_expression refused. Every
 # refusal a repo template hits needs an entry (tests/test_speed.py checks the table in
 # docs/performance.md against the templates).
 ROW_PATH_REASONS = {
-    "not a list[str] field": "loops over, counts or joins a list of records (entities, triples, "
-                             "event arguments) read by attribute; rows would need a struct "
-                             "schema per task",
+    "not a list[str] field": "loops over or joins a list the template builds (`selectattr` or "
+                             "`map(attribute=...)` over records, `company + government`): a "
+                             "small query language, kept in jinja2",
     "Assign": "`{% set %}` with `selectattr`/`map`/`reject`/`unique` over records or a dict "
               "literal: a small query language, kept in jinja2",
-    "attribute": "reads a record's attribute (`entities[0].text`), or indexes with a computed "
-                 "position",
+    "attribute": "reads a record at a position computed from the row (`arguments[...].role`, the "
+                 "index from the text's length)",
     "condition Compare": "an `in` test: jinja2 raises on a missing value and drops the row, and "
                          "a polars form would have to reproduce that error per row",
     "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
