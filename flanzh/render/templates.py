@@ -221,7 +221,7 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
         dropped += row_dropped
     if not parts:
         return pl.DataFrame(schema=RENDERED_SCHEMA), dropped
-    rendered = pl.concat(parts) if len(parts) == 1 else pl.concat(parts).sort("__order")
+    rendered = (parts[0] if len(parts) == 1 else pl.concat(parts)).sort("__order")
     return rendered.drop("__order"), dropped
 
 
@@ -379,7 +379,8 @@ def _list_series(name: str, lists: list[list[str] | None]) -> pl.Series:
 def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTemplate],
                  items: pl.DataFrame) -> tuple[pl.DataFrame, Counter]:
     """Zero-shot records of vectorised templates: options are drawn with numpy from each row's
-    hash, and the text is built by one polars expression per template over all of its rows."""
+    hash, and the text is built by one polars expression per template over all of its rows.
+    The records come grouped by template, not in plan order (``__order``)."""
     frame = queries[items["row"]]
     options, gold = None, None
     if task.has_choices:
@@ -447,8 +448,8 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
         for template_id in lost.unique(maintain_order=True):       # in template order
             dropped[f"render_error:{template_id}"] += counts[template_id]
         done = done.filter(~failed)
-    return (done.drop(LIMIT).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}).sort("__order"),
-            dropped)
+    # grouped by template; render_plan puts records back in plan order, once
+    return done.drop(LIMIT).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
 
 
 def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
@@ -492,34 +493,35 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     pairs = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
                          schema={"row": pl.Int64, "template": pl.Int32}).filter(pl.col("row") >= 0)
     pairs = pairs.unique(maintain_order=True).with_row_index("__order")
+    # each rendered exemplar as the block it adds to a prompt, "inputs\ntargets\n\n", and its
+    # length; an exemplar that fails to render has no block and is skipped
     blocks = pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32, "__block": pl.Utf8})
     if pairs.height:
         pool = with_hashes(task, plan.pool, seed)
-        shown, _ = _render_bulk(task, pool, compiled, pairs)   # an exemplar that fails is skipped
+        shown, _ = _render_bulk(task, pool, compiled, pairs)
         blocks = shown.join(pairs, on="__order").select(
-            "row", "template", pl.concat_str(["inputs", "targets"], separator="\n").alias("__block"))
-    shots = []
-    for slot in range(max_exemplars):
-        looked = pl.DataFrame({"row": slots[:, slot], "template": templates},
-                              schema={"row": pl.Int64, "template": pl.Int32}).join(
-            blocks, on=["row", "template"], how="left", maintain_order="left")
-        shots.append(looked["__block"].alias(f"__shot{slot}"))
-    frame = frame.with_columns(shots)
-    # The prompt is the exemplar blocks then the query, each block followed by a blank line.
-    # Exemplars that failed to render (null) are skipped; of the rest, the most that fit are
-    # kept from the front, whole. Lengths are Int64: len_chars is unsigned, and a query alone
-    # may already be over the limit.
-    room = pl.lit(max_chars, dtype=pl.Int64) - pl.col("inputs").str.len_chars().cast(pl.Int64)
-    used, included = pl.lit(0, dtype=pl.Int64), []
-    for slot in range(max_exemplars):
-        shot = pl.col(f"__shot{slot}")
-        used = used + (shot.str.len_chars().cast(pl.Int64) + 2).fill_null(0)
-        included.append(shot.is_not_null() & (used <= room))
+            "row", "template", pl.concat_str(["inputs", pl.lit("\n"), "targets", pl.lit("\n\n")])
+            .alias("__block"))
+    blocks = blocks.with_columns(pl.col("__block").str.len_chars().cast(pl.Int64).alias("__length"))
+    # every (query, slot)'s block, looked up once: its position in ``blocks`` (-1: none)
+    found = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
+                         schema={"row": pl.Int64, "template": pl.Int32}).join(
+        blocks.select("row", "template", pl.int_range(pl.len(), dtype=pl.Int64).alias("__at")),
+        on=["row", "template"], how="left", maintain_order="left")
+    at = found["__at"].fill_null(-1).to_numpy().reshape(frame.height, max_exemplars)
+    lengths = np.where(at >= 0, blocks["__length"].to_numpy()[np.maximum(at, 0)], 0) \
+        if blocks.height else np.zeros_like(at)
+    # The prompt is the exemplar blocks then the query. Of the exemplars that rendered, the
+    # most that fit are kept from the front, whole (a query alone may already be over the limit).
+    room = max_chars - frame["inputs"].str.len_chars().cast(pl.Int64).to_numpy()
+    included = (at >= 0) & (np.cumsum(lengths, axis=1) <= room[:, None])
+    shown_at = np.where(included, at, -1)
+    shots = [blocks["__block"].gather(pl.Series(shown_at[:, slot]).replace(-1, None)
+                                      .cast(pl.UInt32)).alias(f"__shot{slot}")
+             for slot in range(max_exemplars)]
     frame = frame.with_columns(
-        pl.sum_horizontal([flag.cast(pl.Int32) for flag in included]).alias("exemplars"),
-        pl.concat_str([pl.when(flag).then(pl.col(f"__shot{slot}") + "\n\n")
-                       for slot, flag in enumerate(included)] + [pl.col("inputs")],
-                      ignore_nulls=True).alias("inputs"))
+        pl.Series("exemplars", included.sum(axis=1), dtype=pl.Int32),
+        pl.concat_str([*shots, pl.col("inputs")], ignore_nulls=True).alias("inputs"))
     fmt = pl.when(pl.col("exemplars") > 0).then(pl.col("__planned")).otherwise(
         pl.lit("zs") + pl.col("__planned").str.slice(2))
     frame = frame.with_columns(fmt.alias("format"))
