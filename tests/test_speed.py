@@ -68,6 +68,29 @@ def test_the_build_modules_import_no_heavy_library():
     assert _modules_after("import flanzh.build.pipeline, flanzh.read.sources, flanzh.build.report") == []
 
 
+def test_rendering_options_imports_no_heavy_library():
+    """Options are drawn through numpy and Arrow buffers: pyarrow's ``pa.array`` and
+    ``to_numpy`` import pandas (about 0.3 s of every build) to check for its types."""
+    run = ("import polars as pl\n"
+           "from flanzh.project import Project\n"
+           "from flanzh.spec.specs import load_task\n"
+           "from flanzh.render.choices import options_column\n"
+           "from flanzh.hashing import HASH\n"
+           "from flanzh.read.readers import KEY\n"
+           "project = Project(__import__('pathlib').Path('.'))\n"
+           "chid = load_task(project, 'cloze_chid')\n"
+           "frame = pl.DataFrame({KEY: ['a', 'b', 'c'], HASH: pl.Series([1, 2, 3], dtype=pl.UInt64),"
+           " 'candidates': [['甲', '乙', '丙'], None, ['丁']], 'answer': ['乙', '甲', '戊']})\n"
+           "options, gold = options_column(chid, frame)\n"
+           "assert options.to_list()[1] is None and list(gold) [1:] == [-1, -1], (options, gold)\n"
+           "tnews = load_task(project, 'cls_tnews')\n"
+           "frame = pl.DataFrame({KEY: ['a'], HASH: pl.Series([1], dtype=pl.UInt64),"
+           " tnews.answer_field: [tnews.choices[0]]})\n"
+           "options, gold = options_column(tnews, frame)\n"
+           "assert options.to_list()[0][gold[0]] == tnews.choices[0]\n")
+    assert _modules_after(run) == []
+
+
 _TRIPLE = {"subject": "晚风", "subject_type": "歌曲", "predicate": "作词", "object": "林夏",
            "object_type": "人物", "slots": ""}
 _ENTITY = {"type": "人名", "text": "张三"}
