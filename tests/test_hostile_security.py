@@ -547,3 +547,25 @@ def test_arithmetic_errors_drop_the_row_with_a_counted_reason(mini_project, tmp_
     assert task["dropped"].get("render_error:sim_afqmc_02", 0) > 0
     assert task["dropped"].get("render_error:sim_afqmc_03", 0) > 0
     assert task["rows_read"] == task["rows_written"] + sum(task["dropped"].values())
+
+
+def test_a_bulk_output_over_the_text_bound_fails_the_build_as_on_the_jinja2_path():
+    """A vectorised template whose output goes over MAX_TEXT_CHARS plus GROWTH times the row's
+    own text is refused with the jinja2 path's message, naming the row (the check reads byte
+    lengths first and counts characters only for texts over the bound in bytes)."""
+    from flanzh.render.templates import render_plan
+
+    task, compiled = one_template("{{ sentence1 }}" * 20, "{{ sentence2 }}")
+    assert compiled.vector is not None
+    ok = {"sentence1": "花开花落", "sentence2": "草"}
+    plan = _replace_plan([ok, {"sentence1": "长" * 100_000, "sentence2": "草"}, ok])
+    for vectorised in (True, False):
+        with pytest.raises(TemplateError) as error:
+            render_plan(task, plan, 0, [compiled], 1, vectorised=vectorised)
+        assert str(error.value) == f"{LABEL}: refused while rendering row r1: {OVER_OUTPUT}"
+    # 100,000 three-byte characters are 300,000 bytes: twenty copies are over the bound in
+    # bytes, and in characters too once counted
+    plan = _replace_plan([ok, {"sentence1": "长" * 30_000, "sentence2": "草"}])
+    fast, slow = (render_plan(task, plan, 0, [compiled], 1, vectorised=v) for v in (True, False))
+    assert fast[0].to_dicts() == slow[0].to_dicts()
+    assert len(fast[0]["inputs"][1]) == 600_000            # 1.8M bytes, under the bound

@@ -381,7 +381,22 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
     """Zero-shot records of vectorised templates: options are drawn with numpy from each row's
     hash, and the text is built by one polars expression per template over all of its rows.
     The records come grouped by template, not in plan order (``__order``)."""
-    frame = queries[items["row"]]
+    text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
+    # the row's own text, as text_limit counts it on the jinja2 path (about)
+    own_text = pl.sum_horizontal(
+        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
+        + [pl.col(n).cast(pl.List(pl.Utf8)).list.eval(pl.element().str.len_chars()).list.sum()
+           .fill_null(0) for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
+    per_row = [
+        (pl.any_horizontal([pl.col(n).str.contains(RESIDUE_PATTERN).fill_null(False)
+                            for n in text_fields]) if text_fields else pl.lit(False))
+        .alias("__braces_in_fields"),
+        (MAX_TEXT_CHARS + GROWTH * own_text.cast(pl.Int64)).alias(LIMIT),
+    ]
+    if items.height > queries.height:       # rows rendered more than once: worked out per row
+        frame = queries.with_columns(per_row)[items["row"]]
+    else:
+        frame = queries[items["row"]].with_columns(per_row)
     options, gold = None, None
     if task.has_choices:
         drawn = options_column(task, frame)
@@ -395,22 +410,12 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
             gold = np.array([o.index(a) if a in o else -1 for o, a in zip(lists, answers)])
         else:
             options, gold = drawn
-    text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
-    # the row's own text, as text_limit counts it on the jinja2 path (about)
-    own_text = pl.sum_horizontal(
-        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
-        + [pl.col(n).cast(pl.List(pl.Utf8)).list.eval(pl.element().str.len_chars()).list.sum()
-           .fill_null(0) for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
     frame = frame.with_columns(
         items["__order"], items["template"].alias("__template"),
         (options.alias(OPTIONS) if options is not None
          else pl.lit(None, dtype=pl.List(pl.Utf8)).alias(OPTIONS)),
         (pl.Series(GOLD_INDEX, gold, dtype=pl.Int64).replace(-1, None) if gold is not None
          else pl.lit(None, dtype=pl.Int64).alias(GOLD_INDEX)),
-        (pl.any_horizontal([pl.col(n).str.contains(RESIDUE_PATTERN).fill_null(False)
-                            for n in text_fields]) if text_fields else pl.lit(False))
-        .alias("__braces_in_fields"),
-        (MAX_TEXT_CHARS + GROWTH * own_text.cast(pl.Int64)).alias(LIMIT),
     )
     answer = pl.col(task.answer_field) if task.answer_field and \
         task.fields[task.answer_field].type == "str" else pl.lit(None, dtype=pl.Utf8)
@@ -434,8 +439,13 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
             pl.lit(template.spec.target_in_choices and task.has_choices).alias("__check_choice"),
             "__braces_in_fields", answer.alias("__answer"), "__order", LIMIT))
     done = pl.concat(queries, how="vertical_relaxed").collect()
-    too_long = done.filter((pl.col("inputs").str.len_chars() > pl.col(LIMIT))
-                           | (pl.col("targets").str.len_chars() > pl.col(LIMIT)))
+    # a text has at least as many bytes as characters: only texts over the limit in bytes (read
+    # from the offsets) need counting
+    too_long = done.filter((pl.col("inputs").str.len_bytes() > pl.col(LIMIT))
+                           | (pl.col("targets").str.len_bytes() > pl.col(LIMIT)))
+    if too_long.height:
+        too_long = too_long.filter((pl.col("inputs").str.len_chars() > pl.col(LIMIT))
+                                   | (pl.col("targets").str.len_chars() > pl.col(LIMIT)))
     if too_long.height:         # as render_bounded refuses on the jinja2 path
         spec = next(c.spec for c in compiled if c.spec.id == too_long["template_id"][0])
         raise TemplateError(f"{_template_label(task, spec)}: refused while rendering row "
