@@ -123,6 +123,13 @@ _ENTITY = {"type": "人名", "text": "张三"}
     ("ner_msra", "ner_msra_10", "entities", [[_ENTITY], [], [None, _ENTITY],
                                              [{"type": None, "text": "北京"}]]),
     ("ner_cluener", "ner_cluener_06", "entities", [[_ENTITY, _ENTITY], []]),
+    # slices and indices of text (`summary[:12]`, `c[0]`, `c[-1]`), a loop with an `if` filter:
+    # short, empty and missing texts (an index out of range or a missing item fails the row)
+    ("gen_advertisegen", "gen_advertisegen_08", "summary",
+     ["短", "", "一二三四五六七八九十甲乙", "一二三四五六七八九十甲乙丙丁"]),
+    ("gen_advertisegen", "gen_advertisegen_09", "attributes",
+     [["类型：上衣", "颜色：红色"], ["类型：裙"], [], ["颜色：白色", None], ["类型", "领型：圆领"]]),
+    ("gec_md_scs", "gec_md_scs_03", "corrections", [["甲→乙", "丙丁"], ["", "戊"], [], ["己"]]),
 ])
 def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, values):
     """`or`, `~`, `is even` on a text length, negative constants: the polars form equals jinja2 on the values that
@@ -269,3 +276,19 @@ def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, 
         assert (tmp_path / "spread" / shard).read_bytes() == (tmp_path / "serial" / shard).read_bytes()
     manifest = (tmp_path / "serial" / "manifest.json").read_text("utf-8")
     assert (tmp_path / "spread" / "manifest.json").read_text("utf-8") == manifest
+
+
+def test_a_loop_filter_that_could_fail_on_an_item_stays_row_by_row():
+    """``for c in items if c[0] == ...``: jinja2 fails the row on an empty item, where a polars
+    filter would only drop the item, so such a loop is not compiled; a slice (which cannot fail
+    on a text) is."""
+    from flanzh.render.sandbox import make_environment
+    from flanzh.render.vectorise import Unsupported, compile_expression
+
+    task = load_task(PROJECT, "gec_md_scs")
+    env = make_environment()
+    with pytest.raises(Unsupported):
+        compile_expression(task, env.parse(
+            "{% for c in corrections if c[0] == '甲' %}{{ c }}{% endfor %}"))
+    compile_expression(task, env.parse(
+        "{% for c in corrections if c[:1] == '甲' %}{{ c[-1] }}{% endfor %}"))

@@ -50,7 +50,9 @@ class _Compiler:
         self.loop_var: str | None = None     # inside a for loop over a list field
         self.loop_records = False            # ... of records (a "list" field)
         self.loop_field: str | None = None   # ... named by this field
-        self.read_items = False              # ... whose body read a record's attribute
+        self.indexed = 0                     # text indices compiled (``c[0]``: may fail)
+        self.read_items = False              # ... whose body read a record's attribute, or
+                                             # sliced or indexed a text item
         # (field, attribute or None) of the record lists read: the template renders in bulk only
         # when the frame holds such a field as a list of structs with those text attributes
         self.needs: list[tuple[str, str | None]] = []
@@ -153,7 +155,9 @@ class _Compiler:
 
     def loop(self, node: nodes.For) -> pl.Expr:
         """``{% for x in list_field %}...{% endfor %}``: the body over the list's elements."""
-        if node.test is not None or node.recursive or not isinstance(node.target, nodes.Name):
+        if node.recursive or not isinstance(node.target, nodes.Name) or (
+                node.test is not None and any(n.name == "loop"
+                                              for n in node.test.find_all(nodes.Name))):
             raise Unsupported("for loop with a filter, recursion or unpacking")
         items = self._list_field(node.iter, records=True)
         field = node.iter
@@ -164,14 +168,27 @@ class _Compiler:
         self.loop_var = node.target.name
         self.read_items = False
         try:
+            # ``for x in items if test``: jinja2 filters the items first (loop.* and else see
+            # only the kept ones)
+            indexed = self.indexed
+            test = self.condition(node.test) if node.test is not None else None
+            if self.indexed != indexed:     # an index out of range would only drop the item
+                raise Unsupported("for loop with a filter, recursion or unpacking")
             body = _concat(self.statements(node.body))
             read_items = self.read_items
         finally:
             self.loop_var, self.loop_records, self.read_items = None, False, False
-        rendered = items.list.eval(body).list.join("")
-        if read_items:      # an attribute of a missing record (None) fails the row in jinja2
-            rendered = pl.when(items.list.eval(pl.element().is_null()).list.any()).then(
-                pl.lit(None, dtype=pl.Utf8)).otherwise(rendered)
+        all_items = items
+        if test is not None:
+            items = items.list.eval(pl.element().filter(test))
+        parts = items.list.eval(body)
+        rendered = parts.list.join("")
+        if read_items:
+            # an attribute, slice or index of a missing item (None), or an index out of range,
+            # fails the row in jinja2 (join would skip the item)
+            broken = all_items.list.eval(pl.element().is_null()).list.any() \
+                | parts.list.eval(pl.element().is_null()).list.any()
+            rendered = pl.when(broken).then(pl.lit(None, dtype=pl.Utf8)).otherwise(rendered)
         if node.else_:
             rendered = pl.when(items.list.len() == 0).then(
                 _concat(self.statements(node.else_))).otherwise(rendered)
@@ -301,9 +318,46 @@ class _Compiler:
             return column.fill_null("None") if fill_none else column   # as jinja2 prints None
         if isinstance(node, nodes.Filter):
             return self.filter(node, fill_none)
+        if isinstance(node, nodes.Getitem):
+            part = self._text_part(node)
+            if part is not None:
+                return part
         if isinstance(node, nodes.Getitem) and self.loop_var is None:
             return self._item(node, fill_none)
         raise Unsupported(type(node).__name__)
+
+    def _text_part(self, node: nodes.Getitem) -> pl.Expr | None:
+        """``text[a:b]`` (constant bounds of 0 or more, no step) or ``text[i]`` of a text field
+        or of a text loop item; None for anything else. A missing text fails the row (jinja2
+        cannot slice None), and so does an index out of range."""
+        if not isinstance(node.node, nodes.Name):
+            return None
+        name = node.node.name
+        if self.loop_var is None and name in self.task.fields \
+                and self.task.fields[name].type == "str" and self.task.fields[name].label_map is None:
+            text = pl.col(name)
+        elif self.loop_var is not None and name == self.loop_var and not self.loop_records:
+            text = pl.element()
+            self.read_items = True
+        else:
+            return None
+        if isinstance(node.arg, nodes.Slice):
+            if node.arg.step is not None:
+                return None
+            start = 0 if node.arg.start is None else _int_constant(node.arg.start)
+            stop = None if node.arg.stop is None else _int_constant(node.arg.stop)
+            if start is None or start < 0 or (node.arg.stop is not None
+                                              and (stop is None or stop < 0)):
+                return None
+            return text.str.slice(start) if stop is None \
+                else text.str.slice(start, max(stop - start, 0))
+        index = _int_constant(node.arg)
+        if index is None:
+            return None
+        self.indexed += 1
+        count = text.str.len_chars()
+        return pl.when((count > index) if index >= 0 else (count >= -index)).then(
+            text.str.slice(index, 1))
 
     def _plain_field(self, node: nodes.Node) -> bool:
         """A text or int field named outside a loop (its value is the row's own data)."""
@@ -472,9 +526,10 @@ ROW_PATH_REASONS = {
                  "index from the text's length)",
     "condition Compare": "an `in` test: jinja2 raises on a missing value and drops the row, and "
                          "a polars form would have to reproduce that error per row",
-    "for loop with a filter, recursion or unpacking": "a loop with an `if` filter over its items "
-                                                      "(`for item in attributes if ...`)",
-    "Getitem": "indexes the items of a list of lists inside a loop (`c[0]`, `c[-1]`)",
+    "for loop with a filter, recursion or unpacking": "a loop unpacking its items, or whose `if` "
+                                                      "filter indexes them (jinja2 fails the row "
+                                                      "on an item out of range)",
+    "Getitem": "indexes a list at a computed position, or a list inside a loop",
     "replace argument": "`replace` of or with a value the template builds (only constants and "
                         "plain fields are checked for growth before the text is built)",
 }
