@@ -204,16 +204,21 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
                  if vectorised and len(items) else pl.Series([False] * len(items)))
     zero_shot = items["format"].str.starts_with("zs")
     parts, dropped = [], Counter()
-    if (bulk_mask & zero_shot).any():
-        frame, bulk_dropped = _render_bulk(task, queries, compiled,
-                                           items.filter(bulk_mask & zero_shot))
-        parts.append(frame)
-        dropped += bulk_dropped
-    if (bulk_mask & ~zero_shot).any():
-        frame, bulk_dropped = _render_few_shot(task, plan, queries, seed, compiled,
-                                               items.filter(bulk_mask & ~zero_shot), max_exemplars)
-        parts.append(frame)
-        dropped += bulk_dropped
+    if bulk_mask.any():
+        # zero-shot records and the queries of few-shot ones, in one bulk call
+        done, failed = _render_bulk_frame(task, queries, compiled, items.filter(bulk_mask))
+        few = (~zero_shot).gather(done["__order"])
+        for shots, subset in ((False, bulk_mask & zero_shot), (True, bulk_mask & ~zero_shot)):
+            subset_items = items.filter(subset)
+            if subset_items.height == 0:
+                continue
+            frame = done.filter(few if shots else ~few)
+            _refuse_too_long(task, compiled, frame)
+            dropped += _render_errors(compiled, subset_items, failed)
+            if shots:
+                frame, _ = _render_few_shot(task, plan, queries, seed, compiled, subset_items,
+                                            max_exemplars, frame)
+            parts.append(frame.drop(LIMIT, strict=False))
     if not bulk_mask.all():
         frame, row_dropped = _render_rows_spread(task, plan, queries, seed, compiled,
                                                  items.filter(~bulk_mask), max_exemplars)
@@ -381,6 +386,47 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
     """Zero-shot records of vectorised templates: options are drawn with numpy from each row's
     hash, and the text is built by one polars expression per template over all of its rows.
     The records come grouped by template, not in plan order (``__order``)."""
+    done, failed = _render_bulk_frame(task, queries, compiled, items)
+    _refuse_too_long(task, compiled, done)
+    return done.drop(LIMIT), _render_errors(compiled, items, failed)
+
+
+def _render_errors(compiled: list[CompiledTemplate], items: pl.DataFrame, failed: pl.DataFrame
+                   ) -> Counter:
+    """``render_error:<template>`` counts of the records of ``items`` that ``failed``, keyed in
+    the order the templates first appear in ``items``."""
+    lost = failed.join(items.select("__order"), on="__order", how="semi")
+    if lost.height == 0:
+        return Counter()
+    counts = dict(lost["template_id"].value_counts().iter_rows())
+    dropped: Counter = Counter()
+    for index in items["template"].unique(maintain_order=True):
+        template_id = compiled[index].spec.id
+        if template_id in counts:
+            dropped[f"render_error:{template_id}"] += counts[template_id]
+    return dropped
+
+
+def _refuse_too_long(task: Task, compiled: list[CompiledTemplate], done: pl.DataFrame) -> None:
+    """Fail the build on the first record whose text is over its row's text bound, as
+    render_bounded refuses on the jinja2 path."""
+    # a text has at least as many bytes as characters: only texts over the limit in bytes (read
+    # from the offsets) need counting
+    too_long = done.filter((pl.col("inputs").str.len_bytes() > pl.col(LIMIT))
+                           | (pl.col("targets").str.len_bytes() > pl.col(LIMIT)))
+    if too_long.height:
+        too_long = too_long.filter((pl.col("inputs").str.len_chars() > pl.col(LIMIT))
+                                   | (pl.col("targets").str.len_chars() > pl.col(LIMIT)))
+    if too_long.height:
+        spec = next(c.spec for c in compiled if c.spec.id == too_long["template_id"][0])
+        raise TemplateError(f"{_template_label(task, spec)}: refused while rendering row "
+                            f"{too_long[KEY][0]}: {OVER_OUTPUT}")
+
+
+def _render_bulk_frame(task: Task, queries: pl.DataFrame, compiled: list[CompiledTemplate],
+                       items: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``_render_bulk``'s records (with each row's text bound, LIMIT, not yet checked) and the
+    (template_id, __order) of those that failed to render."""
     text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
     # the row's own text, as text_limit counts it on the jinja2 path (about)
     own_text = pl.sum_horizontal(
@@ -439,32 +485,17 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
             pl.lit(template.spec.target_in_choices and task.has_choices).alias("__check_choice"),
             "__braces_in_fields", answer.alias("__answer"), "__order", LIMIT))
     done = pl.concat(queries, how="vertical_relaxed").collect()
-    # a text has at least as many bytes as characters: only texts over the limit in bytes (read
-    # from the offsets) need counting
-    too_long = done.filter((pl.col("inputs").str.len_bytes() > pl.col(LIMIT))
-                           | (pl.col("targets").str.len_bytes() > pl.col(LIMIT)))
-    if too_long.height:
-        too_long = too_long.filter((pl.col("inputs").str.len_chars() > pl.col(LIMIT))
-                                   | (pl.col("targets").str.len_chars() > pl.col(LIMIT)))
-    if too_long.height:         # as render_bounded refuses on the jinja2 path
-        spec = next(c.spec for c in compiled if c.spec.id == too_long["template_id"][0])
-        raise TemplateError(f"{_template_label(task, spec)}: refused while rendering row "
-                            f"{too_long[KEY][0]}: {OVER_OUTPUT}")
     failed = pl.col("inputs").is_null() | pl.col("targets").is_null()
-    dropped: Counter = Counter()
-    lost = done.filter(failed)["template_id"]
-    if len(lost):      # e.g. more options than a marker style can number, as in the jinja path
-        counts = dict(lost.value_counts().iter_rows())
-        for template_id in lost.unique(maintain_order=True):       # in template order
-            dropped[f"render_error:{template_id}"] += counts[template_id]
+    lost = done.filter(failed).select("template_id", "__order")
+    if lost.height:    # e.g. more options than a marker style can number, as in the jinja path
         done = done.filter(~failed)
     # grouped by template; render_plan puts records back in plan order, once
-    return done.drop(LIMIT).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
+    return done.cast({**RENDERED_SCHEMA, "__order": pl.UInt32}), lost
 
 
 def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
-                     compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int
-                     ) -> tuple[pl.DataFrame, Counter]:
+                     compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int,
+                     frame: pl.DataFrame | None = None) -> tuple[pl.DataFrame, Counter]:
     """Few-shot records of vectorised templates, equal to the row path: each query draws its
     exemplars from the pool by hash, the exemplars are rendered in bulk with the query's
     template, and exemplars are dropped whole from the end until the prompt fits."""
@@ -473,7 +504,10 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     from ..hashing import derive, distinct_draws_many, slot_values
 
     max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
-    frame, dropped = _render_bulk(task, queries, compiled, items)     # the queries, zero-shot
+    if frame is None:       # the queries, zero-shot (render_plan passes them rendered)
+        frame, dropped = _render_bulk(task, queries, compiled, items)
+    else:
+        frame, dropped = frame.drop(LIMIT, strict=False), Counter()
     frame = frame.join(items.select("__order", "row", "template", "repeat",
                                     pl.col("format").alias("__planned")),
                        on="__order", how="left", maintain_order="left")
