@@ -292,3 +292,38 @@ def test_a_loop_filter_that_could_fail_on_an_item_stays_row_by_row():
             "{% for c in corrections if c[0] == '甲' %}{{ c }}{% endfor %}"))
     compile_expression(task, env.parse(
         "{% for c in corrections if c[:1] == '甲' %}{{ c[-1] }}{% endfor %}"))
+
+
+@pytest.mark.parametrize("source", [
+    "  问：{{ sentence1 }}\n答：  \n",          # text at both ends: stripped once, when compiled
+    "{{ sentence1 }}\n请判断。\n",              # a field first: its row's text stripped
+    "请判断：{{ sentence2 }}",                  # a field last
+    " \n ",                                     # whitespace only
+    "  只有文字  ",
+    "{% if sentence1 %}  有{% endif %}{{ sentence2 }}  ",
+])
+def test_outputs_are_stripped_as_on_the_jinja2_path(source):
+    """The polars form strips only the ends that can hold whitespace at run time; the text at
+    the template's ends is stripped when compiled."""
+    import dataclasses
+
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.render.templates import render_plan
+    from flanzh.spec.specs import TemplateSpec
+
+    task = load_task(PROJECT, "sim_afqmc")
+    template = TemplateSpec("t", source, "{{ sentence2 }}", choices_in_prompt=False,
+                            target_in_choices=False, inverted=False)
+    task = dataclasses.replace(task, templates=[template])
+    compiled = compile_templates(task)
+    assert compiled[0].vector is not None
+    values = [("  花呗  ", "\u3000借呗\n"), ("", " "), ("x", "y"), ("\n", "")]
+    frame = pl.DataFrame([{KEY: f"k{i}", "__split": "train", "sentence1": a, "sentence2": b,
+                           "label": "相同"} for i, (a, b) in enumerate(values)])
+    items = pl.DataFrame([(i, 0, "zs_noopt", 0) for i in range(len(values))],
+                         schema=ITEMS_SCHEMA, orient="row")
+    plan = Plan(frame, frame.clear(), items, {}, 0)
+    fast, slow = (render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=v)
+                  for v in (True, False))
+    assert fast[0].to_dicts() == slow[0].to_dicts() and fast[1] == slow[1]

@@ -487,12 +487,50 @@ def compile_expression(task: Task, ast: nodes.Template,
     if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
         raise Unsupported("refused by the sandbox's policy")
     compiler = _Compiler(task)
-    expression = _concat(compiler.statements(ast.body)).str.strip_chars(WHITESPACE)
+    body, strip_start, strip_end = _stripped_ends(list(ast.body))
+    expression = _concat(compiler.statements(body))
+    if strip_start and strip_end:
+        expression = expression.str.strip_chars(WHITESPACE)
+    elif strip_start:
+        expression = expression.str.strip_chars_start(WHITESPACE)
+    elif strip_end:
+        expression = expression.str.strip_chars_end(WHITESPACE)
     if guards is not None:
         guards += compiler.guards
     if needs is not None:
         needs += compiler.needs
     return expression
+
+
+def _stripped_ends(body: list[nodes.Node]) -> tuple[list[nodes.Node], bool, bool]:
+    """The output is stripped as the jinja2 path strips it. Where it begins (ends) with template
+    text that is not all whitespace, that text is stripped here, once, and the rows' text needs
+    no stripping on that side: a pass over every record saved. Returns the body (copied where
+    changed; the jinja2 path keeps the original) and whether each side still needs stripping."""
+    import copy
+
+    def literal(node: nodes.Node, at: int) -> nodes.TemplateData | None:
+        if isinstance(node, nodes.Output) and node.nodes \
+                and isinstance(node.nodes[at], nodes.TemplateData):
+            return node.nodes[at]
+        return None
+
+    def replaced(output: nodes.Output, at: int, data: str) -> nodes.Output:
+        output = copy.copy(output)
+        output.nodes = list(output.nodes)
+        text = copy.copy(output.nodes[at])
+        text.data = data
+        output.nodes[at] = text
+        return output
+
+    strip_start = strip_end = True
+    if body and (first := literal(body[0], 0)) is not None and first.data.lstrip():
+        body[0] = replaced(body[0], 0, first.data.lstrip())
+        strip_start = False
+    if body and (last := literal(body[-1], -1)) is not None and last.data.rstrip():
+        body[-1] = replaced(body[-1], -1, last.data.rstrip())
+        strip_end = False
+    return body, strip_start, strip_end
 
 
 def fits(needs, schema) -> bool:
