@@ -145,7 +145,7 @@ def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTem
             guards: list = []
             needs: list = []
             try:
-                vector = tuple(compile_expression(task, asts[part], guards, needs)
+                vector = tuple(compile_expression(task, asts[part], guards, needs, checked=True)
                                for part in ("input", "target"))
             except Unsupported:
                 vector, guards, needs = None, [], []

@@ -477,14 +477,17 @@ def _concat(parts: list[pl.Expr]) -> pl.Expr:
 
 def compile_expression(task: Task, ast: nodes.Template,
                        guards: list[tuple[pl.Expr, str]] | None = None,
-                       needs: list[tuple[str, str | None]] | None = None) -> pl.Expr:
+                       needs: list[tuple[str, str | None]] | None = None,
+                       checked: bool = False) -> pl.Expr:
     """The polars expression that renders ``ast`` (stripped, as the jinja2 path strips).
     A template the sandbox's policy refuses is never compiled here either. ``guards`` receives
     the template's (over the limit, what) expressions, to check on every row (reading column
-    LIMIT) before the text is built; ``needs`` the record lists it reads (see ``fits``)."""
+    LIMIT) before the text is built; ``needs`` the record lists it reads (see ``fits``).
+    ``checked``: the caller has already found no policy problem in ``ast`` (compile_templates,
+    with the task's fields and options)."""
     from .sandbox import policy_problems
 
-    if policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
+    if not checked and policy_problems(ast, {name: f.type for name, f in task.fields.items()}):
         raise Unsupported("refused by the sandbox's policy")
     compiler = _Compiler(task)
     body, strip_start, strip_end = _stripped_ends(list(ast.body))
