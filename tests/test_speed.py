@@ -327,3 +327,52 @@ def test_outputs_are_stripped_as_on_the_jinja2_path(source):
     fast, slow = (render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=v)
                   for v in (True, False))
     assert fast[0].to_dicts() == slow[0].to_dicts() and fast[1] == slow[1]
+
+
+def test_exemplars_are_rendered_once_per_plan_across_its_batches(monkeypatch):
+    """Few-shot exemplar blocks are kept in the plan across its render batches (within
+    BLOCKS_CACHE_BYTES): batches give the same records as without the cache, and a batch
+    drawing only exemplars already shown renders none again."""
+    from dataclasses import replace
+
+    from test_tasks import sample_rows
+
+    import flanzh.render.templates as templates
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+
+    task = load_task(PROJECT, "nli_ocnli")
+    compiled = compile_templates(task)
+    frame = pl.DataFrame(sample_rows(task), infer_schema_length=None)
+    pool, queries = frame.gather_every(3), frame.filter(pl.int_range(pl.len()) % 3 != 0)
+    items = pl.DataFrame(
+        [(r, t, "fs" + ("_opt" if c.spec.choices_in_prompt else "_noopt"), 0)
+         for t, c in enumerate(compiled) if c.vector for r in range(queries.height)],
+        schema=ITEMS_SCHEMA, orient="row")
+    rendered = []
+    original = templates._render_bulk
+
+    def counting(task, queries, compiled, items):
+        rendered.append(items.height)
+        return original(task, queries, compiled, items)
+
+    monkeypatch.setattr(templates, "_render_bulk", counting)
+
+    def batches(cache_bytes):
+        monkeypatch.setattr(templates, "BLOCKS_CACHE_BYTES", cache_bytes)
+        plan, out = Plan(queries, pool, items, {}, 0), []
+        for start in (0, items.height // 2, 0):       # the last batch repeats the first
+            batch = replace(plan, items=items.slice(start, items.height // 2))
+            out.append(templates.render_plan(task, batch, DEFAULT_SEED, compiled, 3))
+        return out
+
+    rendered.clear()
+    uncached, without = batches(0), list(rendered)
+    rendered.clear()
+    cached, with_cache = batches(1 << 30), list(rendered)
+    assert [(f.to_dicts(), d) for f, d in cached] == [(f.to_dicts(), d) for f, d in uncached]
+    assert cached[0][0]["exemplars"].max() > 0
+    # without the cache every batch renders the exemplars it draws (the third as many as the
+    # first); with it, the second only those the first did not show, the third none
+    assert len(without) == 3 and without[2] == without[0]
+    assert len(with_cache) == 2 and with_cache[0] == without[0] and with_cache[1] < without[1]

@@ -539,17 +539,33 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     templates = frame["template"].to_numpy()
     pairs = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
                          schema={"row": pl.Int64, "template": pl.Int32}).filter(pl.col("row") >= 0)
-    pairs = pairs.unique(maintain_order=True).with_row_index("__order")
-    # each rendered exemplar as the block it adds to a prompt, "inputs\ntargets\n\n", and its
-    # length; an exemplar that fails to render has no block and is skipped
-    blocks = pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32, "__block": pl.Utf8})
-    if pairs.height:
+    pairs = pairs.unique(maintain_order=True)
+    # Each rendered exemplar as the block it adds to a prompt, "inputs\ntargets\n\n", and its
+    # length; an exemplar that fails to render has no block and is skipped. Blocks are kept for
+    # the plan's later batches (up to BLOCKS_CACHE_BYTES), so each is rendered once, not once
+    # per batch that draws it.
+    key = (seed, tuple((c.spec.id, c.spec.input, c.spec.target) for c in compiled))
+    cache = plan.shared.get("blocks")
+    if cache is None or cache["key"] != key:
+        cache = plan.shared["blocks"] = {
+            "key": key, "tried": pairs.clear(), "bytes": 0,
+            "blocks": pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32,
+                                           "__block": pl.Utf8, "__length": pl.Int64})}
+    blocks = cache["blocks"]
+    new = pairs.join(cache["tried"], on=["row", "template"], how="anti").with_row_index("__order")
+    if new.height:
         pool = with_hashes(task, plan.pool, seed)
-        shown, _ = _render_bulk(task, pool, compiled, pairs)
-        blocks = shown.join(pairs, on="__order").select(
+        shown, _ = _render_bulk(task, pool, compiled, new)
+        fresh = shown.join(new, on="__order").select(
             "row", "template", pl.concat_str(["inputs", pl.lit("\n"), "targets", pl.lit("\n\n")])
             .alias("__block"))
-    blocks = blocks.with_columns(pl.col("__block").str.len_chars().cast(pl.Int64).alias("__length"))
+        fresh = fresh.with_columns(pl.col("__block").str.len_chars().cast(pl.Int64)
+                                   .alias("__length"))
+        blocks = pl.concat([blocks, fresh])
+        size = cache["bytes"] + int(fresh["__block"].str.len_bytes().sum() or 0)
+        if size <= BLOCKS_CACHE_BYTES:
+            cache.update(blocks=blocks, bytes=size, tried=pl.concat(
+                [cache["tried"], new.select("row", "template")]))
     # every (query, slot)'s block, looked up once: its position in ``blocks`` (-1: none)
     found = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
                          schema={"row": pl.Int64, "template": pl.Int32}).join(
@@ -574,6 +590,10 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     frame = frame.with_columns(fmt.alias("format"))
     return frame.select(*RENDERED_SCHEMA, "__order").cast(
         {**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
+
+
+# Exemplar blocks kept per plan across its render batches, at most (text bytes)
+BLOCKS_CACHE_BYTES = 64 * 1024 * 1024
 
 
 # A row whose values a template cannot handle is dropped and counted, not fatal.
