@@ -148,6 +148,7 @@ def test_an_xqa_document_path_from_the_data_may_not_leave_the_evidence_folder(tm
 # 4. templates -------------------------------------------------------------------------------
 
 import dataclasses  # noqa: E402
+import polars as pl  # noqa: E402
 import time  # noqa: E402
 
 import jinja2  # noqa: E402
@@ -485,10 +486,55 @@ def test_the_vectorised_compiler_accepts_nothing_the_sandbox_refuses():
     env = make_environment()
     for source in ("{{ sentence1 | random }}", "{{ sentence1.upper() }}",
                    "{{ " + "[" * 40 + "sentence1" + "]" * 40 + " }}",
-                   "{{ sentence1 | replace('花', sentence2) }}"):
+                   "{{ sentence1 | replace('花', sentence2 ~ sentence2) }}",
+                   "{{ (sentence1 ~ sentence2) | replace('花', sentence2) }}"):
         with pytest.raises(Unsupported):
             compile_expression(TASK, env.parse(source))
-    compile_expression(TASK, env.parse("{{ sentence1 | replace('花', '草') }}"))
+    guards = []
+    compile_expression(TASK, env.parse("{{ sentence1 | replace('花', '草') }}"), guards)
+    assert guards == []
+    # a field as the replacement compiles with a guard on the growth it can cause
+    compile_expression(TASK, env.parse("{{ sentence1 | replace('花', sentence2) }}"), guards)
+    assert [what for _, what in guards] == ["filter 'replace'"]
+
+
+def _replace_plan(rows):
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.read.readers import KEY
+
+    frame = pl.DataFrame([{**ROWS[0], **row, KEY: f"r{i}"} for i, row in enumerate(rows)],
+                         infer_schema_length=None)
+    items = pl.DataFrame([(i, 0, "zs_noopt", 0) for i in range(len(rows))],
+                         schema=ITEMS_SCHEMA, orient="row")
+    return Plan(frame, frame.clear(), items, {}, 0)
+
+
+def test_a_field_replacement_on_the_bulk_path_is_refused_before_the_text_is_built():
+    """`text | replace(old, field)` renders in bulk, but a row whose matches times the field's
+    length would go over the text bound is refused first, with the message of the jinja2 path,
+    without building the text (a 3,000 x 3,000 character product here)."""
+    import resource
+
+    from flanzh.render.templates import render_plan
+
+    task, compiled = one_template("{{ sentence1 | replace('花', sentence2) }}", "{{ sentence2 }}")
+    assert compiled.vector is not None and compiled.guards
+    ok = {"sentence1": "花开花落", "sentence2": "草"}
+    bomb = {"sentence1": "花" * 3000, "sentence2": "x" * 3000}
+    plan = _replace_plan([ok, bomb, ok])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for vectorised in (True, False):
+        with pytest.raises(TemplateError) as error:
+            render_plan(task, plan, 0, [compiled], 1, vectorised=vectorised)
+        assert str(error.value) == (f"{LABEL}: refused while rendering row r1: "
+                                    f"filter 'replace' {OVER_TEXT}")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000   # KiB
+    # under the bound, both paths give the same text, None shown as jinja2 shows it
+    plan = _replace_plan([ok, {"sentence1": "花" * 10, "sentence2": "长" * 1000},
+                          {"sentence1": None, "sentence2": "草"}])
+    fast, slow = (render_plan(task, plan, 0, [compiled], 1, vectorised=v) for v in (True, False))
+    assert fast[0].to_dicts() == slow[0].to_dicts()
+    assert fast[0]["inputs"].to_list() == ["草开草落", "长" * 10_000, "None"]
 
 
 def test_arithmetic_errors_drop_the_row_with_a_counted_reason(mini_project, tmp_path):
@@ -501,3 +547,25 @@ def test_arithmetic_errors_drop_the_row_with_a_counted_reason(mini_project, tmp_
     assert task["dropped"].get("render_error:sim_afqmc_02", 0) > 0
     assert task["dropped"].get("render_error:sim_afqmc_03", 0) > 0
     assert task["rows_read"] == task["rows_written"] + sum(task["dropped"].values())
+
+
+def test_a_bulk_output_over_the_text_bound_fails_the_build_as_on_the_jinja2_path():
+    """A vectorised template whose output goes over MAX_TEXT_CHARS plus GROWTH times the row's
+    own text is refused with the jinja2 path's message, naming the row (the check reads byte
+    lengths first and counts characters only for texts over the bound in bytes)."""
+    from flanzh.render.templates import render_plan
+
+    task, compiled = one_template("{{ sentence1 }}" * 20, "{{ sentence2 }}")
+    assert compiled.vector is not None
+    ok = {"sentence1": "花开花落", "sentence2": "草"}
+    plan = _replace_plan([ok, {"sentence1": "长" * 100_000, "sentence2": "草"}, ok])
+    for vectorised in (True, False):
+        with pytest.raises(TemplateError) as error:
+            render_plan(task, plan, 0, [compiled], 1, vectorised=vectorised)
+        assert str(error.value) == f"{LABEL}: refused while rendering row r1: {OVER_OUTPUT}"
+    # 100,000 three-byte characters are 300,000 bytes: twenty copies are over the bound in
+    # bytes, and in characters too once counted
+    plan = _replace_plan([ok, {"sentence1": "长" * 30_000, "sentence2": "草"}])
+    fast, slow = (render_plan(task, plan, 0, [compiled], 1, vectorised=v) for v in (True, False))
+    assert fast[0].to_dicts() == slow[0].to_dicts()
+    assert len(fast[0]["inputs"][1]) == 600_000            # 1.8M bytes, under the bound

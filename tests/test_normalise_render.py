@@ -119,3 +119,41 @@ def test_record_checks_count_each_failure(afqmc):
     assert checked.height == 1
     assert dropped == Counter({"empty_inputs": 1, "target_not_in_choices": 1,
                                "template_residue": 1, "inputs_too_long": 1})
+
+
+def test_the_blank_check_is_strip_chars_on_every_code_point():
+    """empty_inputs/empty_targets use a regex (it stops at the first non-blank character)
+    instead of stripping the text; both must call the same characters blank."""
+    from flanzh.render.checks import _BLANK
+
+    text = pl.Series([chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+                     + ["", " \u3000\n", " 好 ", None])
+    assert (text.str.contains(_BLANK) == (text.str.strip_chars() == "")).fill_null(True).all()
+    assert text.str.contains(_BLANK).sum() == 25 + 2      # 25 blank code points
+
+
+def test_record_checks_count_each_row_once_under_its_first_reason(afqmc):
+    """check_records picks reasons in numpy; it drops and counts as drop_by_reason does, a row
+    failing several checks under the first, a null check as passing."""
+    from flanzh.read.normalise import drop_by_reason
+    from flanzh.render.checks import check_records, record_checks
+
+    base = {KEY: "k", "__split": "train", "template_id": "t", "format": "zs_opt",
+            "__options": ["相同", "不同"], "__check_choice": True, "__braces_in_fields": False,
+            "__answer": "相同"}
+    rows = pl.DataFrame([
+        {**base, "inputs": "好的输入", "targets": "相同"},
+        {**base, "inputs": " ", "targets": "也许"},                      # empty and not a choice
+        {**base, "inputs": "{{ x }}" + "长" * 1001, "targets": "相同"},   # residue and too long
+        {**base, "inputs": "长" * 1001, "targets": ""},                  # empty target first
+        {**base, "inputs": "好的输入", "targets": "不同", "__check_choice": None},
+        {**base, "inputs": "好的输入", "targets": "也许"},
+    ])
+    keep = [c for c in rows.columns if not c.startswith("__") or c in (KEY, "__split", "__answer")]
+    expected = drop_by_reason(rows, record_checks(afqmc), keep=keep)
+    checked, dropped = check_records(afqmc, rows)
+    assert checked.to_dicts() == expected[0].to_dicts() and dropped == expected[1]
+    assert dropped == Counter({"empty_inputs": 1, "template_residue": 1, "empty_targets": 1,
+                               "target_not_in_choices": 1})
+    clean = rows.head(1)
+    assert check_records(afqmc, clean)[0].to_dicts() == clean.select(keep).to_dicts()

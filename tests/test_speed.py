@@ -12,6 +12,7 @@ import pytest
 from conftest import PROJECT
 from flanzh.read.readers import KEY
 from flanzh.render.templates import compile_templates
+from flanzh.render.vectorise import fits
 from flanzh.spec.specs import load_task
 
 HEAVY = ("datasets", "matplotlib", "ray", "huggingface_hub", "pandas")
@@ -67,6 +68,34 @@ def test_the_build_modules_import_no_heavy_library():
     assert _modules_after("import flanzh.build.pipeline, flanzh.read.sources, flanzh.build.report") == []
 
 
+def test_rendering_options_imports_no_heavy_library():
+    """Options are drawn through numpy and Arrow buffers: pyarrow's ``pa.array`` and
+    ``to_numpy`` import pandas (about 0.3 s of every build) to check for its types."""
+    run = ("import polars as pl\n"
+           "from flanzh.project import Project\n"
+           "from flanzh.spec.specs import load_task\n"
+           "from flanzh.render.choices import options_column\n"
+           "from flanzh.hashing import HASH\n"
+           "from flanzh.read.readers import KEY\n"
+           "project = Project(__import__('pathlib').Path('.'))\n"
+           "chid = load_task(project, 'cloze_chid')\n"
+           "frame = pl.DataFrame({KEY: ['a', 'b', 'c'], HASH: pl.Series([1, 2, 3], dtype=pl.UInt64),"
+           " 'candidates': [['甲', '乙', '丙'], None, ['丁']], 'answer': ['乙', '甲', '戊']})\n"
+           "options, gold = options_column(chid, frame)\n"
+           "assert options.to_list()[1] is None and list(gold) [1:] == [-1, -1], (options, gold)\n"
+           "tnews = load_task(project, 'cls_tnews')\n"
+           "frame = pl.DataFrame({KEY: ['a'], HASH: pl.Series([1], dtype=pl.UInt64),"
+           " tnews.answer_field: [tnews.choices[0]]})\n"
+           "options, gold = options_column(tnews, frame)\n"
+           "assert options.to_list()[0][gold[0]] == tnews.choices[0]\n")
+    assert _modules_after(run) == []
+
+
+_TRIPLE = {"subject": "晚风", "subject_type": "歌曲", "predicate": "作词", "object": "林夏",
+           "object_type": "人物", "slots": ""}
+_ENTITY = {"type": "人名", "text": "张三"}
+
+
 @pytest.mark.parametrize("task_id, template_id, field, values", [
     # `a or "..."` and `("..." ~ a ~ "...") if a else "..."` over present, empty and missing
     ("qa_chinese_biomedical", "qa_chinese_biomedical_01", "subject", ["内科学", "", None]),
@@ -78,6 +107,29 @@ def test_the_build_modules_import_no_heavy_library():
     ("dlg_douban", "dlg_douban_10", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
     ("dlg_douban", "dlg_douban_11", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
     ("dlg_kdconv", "dlg_kdconv_06", "history", [["你好", "在吗", "吃了吗"], ["你好"], []]),
+    # loops over lists of records read by attribute, `for ... else`, `t.slots or '—'`,
+    # `entities[0].text`: empty lists, a missing value (shown as None) and a missing record
+    # (None: the row fails on both paths)
+    ("re_duie2", "re_duie2_06", "triples", [[_TRIPLE, {**_TRIPLE, "slots": "作品=红楼梦"}],
+                                            [{**_TRIPLE, "object_type": None}], [],
+                                            [None, _TRIPLE]]),
+    ("re_duie2", "re_duie2_11", "triples", [[_TRIPLE, {**_TRIPLE, "slots": "届次=28"}], [],
+                                            [{**_TRIPLE, "slots": None}]]),
+    ("re_duie2", "re_duie2_10", "triples", [[_TRIPLE, _TRIPLE], [], [None]]),
+    ("ner_msra", "ner_msra_05", "entities", [[_ENTITY, {"type": "地名", "text": None}], [],
+                                             [None]]),
+    ("ner_msra", "ner_msra_14", "entities", [[_ENTITY, {"type": "地名", "text": "北京"}], [],
+                                             [_ENTITY, None]]),
+    ("ner_msra", "ner_msra_10", "entities", [[_ENTITY], [], [None, _ENTITY],
+                                             [{"type": None, "text": "北京"}]]),
+    ("ner_cluener", "ner_cluener_06", "entities", [[_ENTITY, _ENTITY], []]),
+    # slices and indices of text (`summary[:12]`, `c[0]`, `c[-1]`), a loop with an `if` filter:
+    # short, empty and missing texts (an index out of range or a missing item fails the row)
+    ("gen_advertisegen", "gen_advertisegen_08", "summary",
+     ["短", "", "一二三四五六七八九十甲乙", "一二三四五六七八九十甲乙丙丁"]),
+    ("gen_advertisegen", "gen_advertisegen_09", "attributes",
+     [["类型：上衣", "颜色：红色"], ["类型：裙"], [], ["颜色：白色", None], ["类型", "领型：圆领"]]),
+    ("gec_md_scs", "gec_md_scs_03", "corrections", [["甲→乙", "丙丁"], ["", "戊"], [], ["己"]]),
 ])
 def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, values):
     """`or`, `~`, `is even` on a text length, negative constants: the polars form equals jinja2 on the values that
@@ -99,11 +151,40 @@ def test_newly_vectorised_constructs_match_jinja(task_id, template_id, field, va
                           for t, c in enumerate(compiled) if c.vector for r in range(len(rows))],
                          schema=ITEMS_SCHEMA, orient="row")
     plan = Plan(frame, frame.clear(), items, {}, 0)
+    assert all(fits(c.needs, frame.schema) for c in compiled if c.spec.id == template_id)
     fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
     slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
     assert fast[1] == slow[1]
     assert fast[0].to_dicts() == slow[0].to_dicts()
     assert fast[0].height > 0
+
+
+def test_templates_reading_records_go_row_by_row_when_the_rows_do_not_hold_them_as_structs():
+    """A template reading ``e.text`` renders in bulk only over a list of structs whose ``text``
+    is a string; rows holding the records otherwise (an int attribute, no such attribute) take
+    the jinja2 path and give the same records as rendering every template row by row."""
+    from test_tasks import sample_rows
+
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.render.templates import render_plan
+
+    task = load_task(PROJECT, "ner_msra")
+    compiled = compile_templates(task)
+    index = next(i for i, c in enumerate(compiled) if c.spec.id == "ner_msra_14")
+    assert compiled[index].needs == (("entities", None), ("entities", "text"),
+                                     ("entities", "type"))
+    row = sample_rows(task)[0]
+    for entities, bulk in (([{"type": "人名", "text": "张三"}], True),
+                           ([{"type": "人名", "text": 3}], False),
+                           ([{"type": "人名", "name": "张三"}], False)):
+        frame = pl.DataFrame([{**row, "entities": entities}], infer_schema_length=None)
+        assert fits(compiled[index].needs, frame.schema) is bulk
+        items = pl.DataFrame([(0, index, "zs_noopt", 0)], schema=ITEMS_SCHEMA, orient="row")
+        plan = Plan(frame, frame.clear(), items, {}, 0)
+        fast = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=True)
+        slow = render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=False)
+        assert fast[0].to_dicts() == slow[0].to_dicts() and fast[1] == slow[1]
 
 
 START, END = "<!-- per-row templates: start -->", "<!-- per-row templates: end -->"
@@ -208,3 +289,103 @@ def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, 
         assert (tmp_path / "spread" / shard).read_bytes() == (tmp_path / "serial" / shard).read_bytes()
     manifest = (tmp_path / "serial" / "manifest.json").read_text("utf-8")
     assert (tmp_path / "spread" / "manifest.json").read_text("utf-8") == manifest
+
+
+def test_a_loop_filter_that_could_fail_on_an_item_stays_row_by_row():
+    """``for c in items if c[0] == ...``: jinja2 fails the row on an empty item, where a polars
+    filter would only drop the item, so such a loop is not compiled; a slice (which cannot fail
+    on a text) is."""
+    from flanzh.render.sandbox import make_environment
+    from flanzh.render.vectorise import Unsupported, compile_expression
+
+    task = load_task(PROJECT, "gec_md_scs")
+    env = make_environment()
+    with pytest.raises(Unsupported):
+        compile_expression(task, env.parse(
+            "{% for c in corrections if c[0] == '甲' %}{{ c }}{% endfor %}"))
+    compile_expression(task, env.parse(
+        "{% for c in corrections if c[:1] == '甲' %}{{ c[-1] }}{% endfor %}"))
+
+
+@pytest.mark.parametrize("source", [
+    "  问：{{ sentence1 }}\n答：  \n",          # text at both ends: stripped once, when compiled
+    "{{ sentence1 }}\n请判断。\n",              # a field first: its row's text stripped
+    "请判断：{{ sentence2 }}",                  # a field last
+    " \n ",                                     # whitespace only
+    "  只有文字  ",
+    "{% if sentence1 %}  有{% endif %}{{ sentence2 }}  ",
+])
+def test_outputs_are_stripped_as_on_the_jinja2_path(source):
+    """The polars form strips only the ends that can hold whitespace at run time; the text at
+    the template's ends is stripped when compiled."""
+    import dataclasses
+
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+    from flanzh.render.templates import render_plan
+    from flanzh.spec.specs import TemplateSpec
+
+    task = load_task(PROJECT, "sim_afqmc")
+    template = TemplateSpec("t", source, "{{ sentence2 }}", choices_in_prompt=False,
+                            target_in_choices=False, inverted=False)
+    task = dataclasses.replace(task, templates=[template])
+    compiled = compile_templates(task)
+    assert compiled[0].vector is not None
+    values = [("  花呗  ", "\u3000借呗\n"), ("", " "), ("x", "y"), ("\n", "")]
+    frame = pl.DataFrame([{KEY: f"k{i}", "__split": "train", "sentence1": a, "sentence2": b,
+                           "label": "相同"} for i, (a, b) in enumerate(values)])
+    items = pl.DataFrame([(i, 0, "zs_noopt", 0) for i in range(len(values))],
+                         schema=ITEMS_SCHEMA, orient="row")
+    plan = Plan(frame, frame.clear(), items, {}, 0)
+    fast, slow = (render_plan(task, plan, DEFAULT_SEED, compiled, 3, vectorised=v)
+                  for v in (True, False))
+    assert fast[0].to_dicts() == slow[0].to_dicts() and fast[1] == slow[1]
+
+
+def test_exemplars_are_rendered_once_per_plan_across_its_batches(monkeypatch):
+    """Few-shot exemplar blocks are kept in the plan across its render batches (within
+    BLOCKS_CACHE_BYTES): batches give the same records as without the cache, and a batch
+    drawing only exemplars already shown renders none again."""
+    from dataclasses import replace
+
+    from test_tasks import sample_rows
+
+    import flanzh.render.templates as templates
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.formats import ITEMS_SCHEMA, Plan
+
+    task = load_task(PROJECT, "nli_ocnli")
+    compiled = compile_templates(task)
+    frame = pl.DataFrame(sample_rows(task), infer_schema_length=None)
+    pool, queries = frame.gather_every(3), frame.filter(pl.int_range(pl.len()) % 3 != 0)
+    items = pl.DataFrame(
+        [(r, t, "fs" + ("_opt" if c.spec.choices_in_prompt else "_noopt"), 0)
+         for t, c in enumerate(compiled) if c.vector for r in range(queries.height)],
+        schema=ITEMS_SCHEMA, orient="row")
+    rendered = []
+    original = templates._render_bulk
+
+    def counting(task, queries, compiled, items):
+        rendered.append(items.height)
+        return original(task, queries, compiled, items)
+
+    monkeypatch.setattr(templates, "_render_bulk", counting)
+
+    def batches(cache_bytes):
+        monkeypatch.setattr(templates, "BLOCKS_CACHE_BYTES", cache_bytes)
+        plan, out = Plan(queries, pool, items, {}, 0), []
+        for start in (0, items.height // 2, 0):       # the last batch repeats the first
+            batch = replace(plan, items=items.slice(start, items.height // 2))
+            out.append(templates.render_plan(task, batch, DEFAULT_SEED, compiled, 3))
+        return out
+
+    rendered.clear()
+    uncached, without = batches(0), list(rendered)
+    rendered.clear()
+    cached, with_cache = batches(1 << 30), list(rendered)
+    assert [(f.to_dicts(), d) for f, d in cached] == [(f.to_dicts(), d) for f, d in uncached]
+    assert cached[0][0]["exemplars"].max() > 0
+    # without the cache every batch renders the exemplars it draws (the third as many as the
+    # first); with it, the second only those the first did not show, the third none
+    assert len(without) == 3 and without[2] == without[0]
+    assert len(with_cache) == 2 and with_cache[0] == without[0] and with_cache[1] < without[1]

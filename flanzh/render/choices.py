@@ -65,10 +65,21 @@ def _first_of_permutations(values: np.ndarray, n: int, first: int) -> np.ndarray
     return out
 
 
+def _arrow(values: np.ndarray) -> pa.Array:
+    """A numpy integer or boolean array as an Arrow array, through its buffer: ``pa.array`` and
+    ``to_numpy`` import pandas (about 0.3 s, once per process) to check for its types."""
+    if values.dtype == bool:
+        return pa.Array.from_buffers(pa.bool_(), len(values), [
+            None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+    values = np.ascontiguousarray(values)
+    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32()}[values.dtype]
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
 def _list_array(values: pa.Array, offsets: np.ndarray, valid: np.ndarray | None = None
                 ) -> pl.Series:
-    mask = None if valid is None or valid.all() else pa.array(~valid)
-    array = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()),
+    mask = None if valid is None or valid.all() else _arrow(~valid)
+    array = pa.LargeListArray.from_arrays(_arrow(offsets.astype(np.int64)),
                                           values.cast(pa.large_string()), mask=mask)
     return pl.Series("options", pl.from_arrow(array)).cast(pl.List(pl.Utf8))
 
@@ -110,8 +121,9 @@ def _fixed_choices(task: Task, base: np.ndarray, answers: pl.Series
     shown = order if picked is None else np.take_along_axis(picked, order, axis=1)
     position = np.where((shown == gold[:, None]).any(axis=1),
                         np.argmax(shown == gold[:, None], axis=1), -1)
-    values = pa.DictionaryArray.from_arrays(pa.array(shown.ravel(), type=pa.int32()),
-                                            pa.array(choices, type=pa.large_string()))
+    values = pa.DictionaryArray.from_arrays(_arrow(shown.ravel().astype(np.int32)),
+                                            pl.Series(choices, dtype=pl.Utf8).to_arrow()
+                                            .cast(pa.large_string()))
     offsets = np.arange(0, width * n + 1, width, dtype=np.int64)
     return _list_array(values.cast(pa.large_string()), offsets), position
 
@@ -122,8 +134,11 @@ def _row_choices(column: pl.Series, base: np.ndarray, answers: pl.Series
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     array = array.cast(pa.large_list(pa.large_string()))
-    valid = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    offsets = np.asarray(array.offsets.to_numpy(), dtype=np.int64) - array.offsets[0].as_py()
+    # (polars, not pyarrow's to_numpy: that imports pandas, ~0.3 s)
+    valid = column.is_not_null().to_numpy()
+    bounds = array.offsets            # read from its buffer (to_numpy would import pandas)
+    offsets = np.frombuffer(bounds.buffers()[1], dtype=np.int64)[
+        bounds.offset:bounds.offset + len(bounds)] - array.offsets[0].as_py()
     values = array.values.slice(array.offsets[0].as_py(), int(offsets[-1]))
     lengths = np.diff(offsets)
     starts = offsets[:-1]
@@ -132,13 +147,10 @@ def _row_choices(column: pl.Series, base: np.ndarray, answers: pl.Series
         rows = np.flatnonzero(lengths == k)
         perm = _batched_permutations(derive(base[rows], "options"), int(k))
         take[(starts[rows, None] + np.arange(k)).ravel()] = (starts[rows, None] + perm).ravel()
-    shown = values.take(pa.array(take))
+    shown = values.take(_arrow(take))
     row_of = np.repeat(np.arange(len(base)), lengths)
-    answer_values = answers.cast(pl.Utf8).to_arrow()
-    if isinstance(answer_values, pa.ChunkedArray):
-        answer_values = answer_values.combine_chunks()
-    same = np.asarray(pa.compute.equal(shown, answer_values.take(pa.array(row_of)))
-                      .fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    same = (pl.Series(shown, dtype=pl.Utf8) == answers.cast(pl.Utf8).gather(row_of)) \
+        .fill_null(False).to_numpy()
     big = np.iinfo(np.int64).max
     within = np.arange(len(take)) - np.repeat(starts, lengths)
     position = np.full(len(base), big, dtype=np.int64)

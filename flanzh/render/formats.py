@@ -116,6 +116,7 @@ def plan_task(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy,
     point = uniform(derive(base, "format")) * cumulative[-1]
     first = np.minimum(np.searchsorted(cumulative, point, side="right"), len(combos) - 1)
     parts = []
+    repeated, later = None, None       # the rows of the second round and their later combos
     for repeat in range(rounds):
         rows = np.sort(order[:max(0, min(n, quota - repeat * n))])
         if len(rows) == 0:
@@ -123,7 +124,10 @@ def plan_task(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy,
         if repeat == 0:
             combo = first[rows]
         else:      # the row's other combos in a seeded order, worked out only for repeated rows
-            combo = _repeat_combo(base[rows], first[rows], len(combos), repeat)
+            if later is None:      # once for every round: each round's rows are among these
+                repeated = rows
+                later = _repeat_combos(base[rows], first[rows], len(combos), rounds - 1)
+            combo = later[np.searchsorted(repeated, rows), repeat - 1].astype(np.int64)
         parts.append(pl.DataFrame({"row": rows, "template": templates[combo],
                                    "format": formats.gather(combo),
                                    "repeat": np.full(len(rows), repeat)}, schema=ITEMS_SCHEMA))
@@ -132,15 +136,15 @@ def plan_task(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy,
     return Plan(queries, pool, items, dropped, repeats)
 
 
-def _repeat_combo(base: np.ndarray, first: np.ndarray, n_combos: int, repeat: int,
-                  batch: int = 65_536) -> np.ndarray:
-    """The combo of each row's ``repeat``-th rendering: its first combo, then the others in a
-    seeded order (batched: the order is a rows x combos matrix)."""
-    out = np.empty(len(base), dtype=np.int64)
+def _repeat_combos(base: np.ndarray, first: np.ndarray, n_combos: int, repeats: int,
+                   batch: int = 65_536) -> np.ndarray:
+    """The combos of each row's renderings 1 to ``repeats`` (a rows x repeats array; batched:
+    the order is a rows x combos matrix)."""
+    out = np.empty((len(base), repeats), dtype=np.int32)
     for start in range(0, len(base), batch):
         perm = permutations(derive(base[start:start + batch], "repeat-order"), n_combos)
         rest = perm[perm != first[start:start + batch, None]].reshape(len(perm), n_combos - 1)
-        out[start:start + batch] = rest[:, repeat - 1]
+        out[start:start + batch] = rest[:, :repeats]
     return out
 
 

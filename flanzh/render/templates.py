@@ -23,9 +23,9 @@ from ..hashing import HASH
 from ..read.readers import KEY
 from .checks import RESIDUE, RESIDUE_PATTERN
 from .choices import options_column, row_options  # noqa: F401 (row_options: lint, tests)
-from .sandbox import (GROWTH, MAX_TEXT_CHARS, OVER_OUTPUT, TOO_DEEP, TemplateEnvironment,
-                      make_environment, policy_problems, render_bounded, text_limit)
-from .vectorise import GOLD_INDEX, OPTIONS, Unsupported, compile_expression
+from .sandbox import (GROWTH, MAX_TEXT_CHARS, OVER_OUTPUT, OVER_TEXT, TOO_DEEP,
+                      TemplateEnvironment, make_environment, policy_problems, render_bounded, text_limit)
+from .vectorise import GOLD_INDEX, LIMIT, OPTIONS, Unsupported, compile_expression, fits
 from ..spec.specs import Task, TemplateSpec
 
 SPLIT = "__split"
@@ -43,6 +43,12 @@ class CompiledTemplate:
     asts: dict
     # (input, target) as polars expressions, when the template is simple enough (vectorise.py)
     vector: tuple[pl.Expr, pl.Expr] | None = None
+    # (expression true for a row over the text limit, what would grow) of ``vector``, checked on
+    # every row before its text is built (vectorise.py)
+    guards: tuple[tuple[pl.Expr, str], ...] = ()
+    # the record lists ``vector`` reads (field, attribute): it is used only on frames that hold
+    # them as lists of structs with text attributes (vectorise.fits)
+    needs: tuple[tuple[str, str | None], ...] = ()
 
     @cached_property
     def input(self) -> jinja2.Template:
@@ -136,11 +142,15 @@ def _compile_templates(task: Task, env: TemplateEnvironment) -> list[CompiledTem
                             "{{ options }}; show them through a filter such as "
                             "{{ options | abc }} so their order is shuffled per row")
         if len(asts) == 2:
+            guards: list = []
+            needs: list = []
             try:
-                vector = tuple(compile_expression(task, asts[part]) for part in ("input", "target"))
+                vector = tuple(compile_expression(task, asts[part], guards, needs, checked=True)
+                               for part in ("input", "target"))
             except Unsupported:
-                vector = None
-            one = CompiledTemplate(template, env, asts, vector)
+                vector, guards, needs = None, [], []
+            one = CompiledTemplate(template, env, asts, vector, tuple(guards),
+                                   tuple(dict.fromkeys(needs)))
             failed = False
             for part in ("input", "target") if vector is None else ():
                 try:     # generated now: jinja2 reports some errors (an unknown filter) only here
@@ -190,21 +200,27 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
     compiled = compiled or compile_templates(task)
     items = plan.items.with_row_index("__order")
     queries = with_hashes(task, plan.queries, seed)
-    vector = pl.Series([c.vector is not None for c in compiled], dtype=pl.Boolean)
+    vector = pl.Series([c.vector is not None and fits(c.needs, queries.schema)
+                        for c in compiled], dtype=pl.Boolean)
     bulk_mask = (vector.gather(items["template"])
                  if vectorised and len(items) else pl.Series([False] * len(items)))
     zero_shot = items["format"].str.starts_with("zs")
     parts, dropped = [], Counter()
-    if (bulk_mask & zero_shot).any():
-        frame, bulk_dropped = _render_bulk(task, queries, compiled,
-                                           items.filter(bulk_mask & zero_shot))
-        parts.append(frame)
-        dropped += bulk_dropped
-    if (bulk_mask & ~zero_shot).any():
-        frame, bulk_dropped = _render_few_shot(task, plan, queries, seed, compiled,
-                                               items.filter(bulk_mask & ~zero_shot), max_exemplars)
-        parts.append(frame)
-        dropped += bulk_dropped
+    if bulk_mask.any():
+        # zero-shot records and the queries of few-shot ones, in one bulk call
+        done, failed = _render_bulk_frame(task, queries, compiled, items.filter(bulk_mask))
+        few = (~zero_shot).gather(done["__order"])
+        for shots, subset in ((False, bulk_mask & zero_shot), (True, bulk_mask & ~zero_shot)):
+            subset_items = items.filter(subset)
+            if subset_items.height == 0:
+                continue
+            frame = done.filter(few if shots else ~few)
+            _refuse_too_long(task, compiled, frame)
+            dropped += _render_errors(compiled, subset_items, failed)
+            if shots:
+                frame, _ = _render_few_shot(task, plan, queries, seed, compiled, subset_items,
+                                            max_exemplars, frame)
+            parts.append(frame.drop(LIMIT, strict=False))
     if not bulk_mask.all():
         frame, row_dropped = _render_rows_spread(task, plan, queries, seed, compiled,
                                                  items.filter(~bulk_mask), max_exemplars)
@@ -213,7 +229,7 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
     if not parts:
         return pl.DataFrame(schema={**RENDERED_SCHEMA, **({"__order": pl.UInt32} if keep_order
                                                          else {})}), dropped
-    rendered = pl.concat(parts) if len(parts) == 1 else pl.concat(parts).sort("__order")
+    rendered = (parts[0] if len(parts) == 1 else pl.concat(parts)).sort("__order")
     return (rendered if keep_order else rendered.drop("__order")), dropped
 
 
@@ -371,8 +387,65 @@ def _list_series(name: str, lists: list[list[str] | None]) -> pl.Series:
 def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTemplate],
                  items: pl.DataFrame) -> tuple[pl.DataFrame, Counter]:
     """Zero-shot records of vectorised templates: options are drawn with numpy from each row's
-    hash, and the text is built by one polars expression per template over all of its rows."""
-    frame = queries[items["row"]]
+    hash, and the text is built by one polars expression per template over all of its rows.
+    The records come grouped by template, not in plan order (``__order``)."""
+    done, failed = _render_bulk_frame(task, queries, compiled, items)
+    _refuse_too_long(task, compiled, done)
+    return done.drop(LIMIT), _render_errors(compiled, items, failed)
+
+
+def _render_errors(compiled: list[CompiledTemplate], items: pl.DataFrame, failed: pl.DataFrame
+                   ) -> Counter:
+    """``render_error:<template>`` counts of the records of ``items`` that ``failed``, keyed in
+    the order the templates first appear in ``items``."""
+    lost = failed.join(items.select("__order"), on="__order", how="semi")
+    if lost.height == 0:
+        return Counter()
+    counts = dict(lost["template_id"].value_counts().iter_rows())
+    dropped: Counter = Counter()
+    for index in items["template"].unique(maintain_order=True):
+        template_id = compiled[index].spec.id
+        if template_id in counts:
+            dropped[f"render_error:{template_id}"] += counts[template_id]
+    return dropped
+
+
+def _refuse_too_long(task: Task, compiled: list[CompiledTemplate], done: pl.DataFrame) -> None:
+    """Fail the build on the first record whose text is over its row's text bound, as
+    render_bounded refuses on the jinja2 path."""
+    # a text has at least as many bytes as characters: only texts over the limit in bytes (read
+    # from the offsets) need counting
+    too_long = done.filter((pl.col("inputs").str.len_bytes() > pl.col(LIMIT))
+                           | (pl.col("targets").str.len_bytes() > pl.col(LIMIT)))
+    if too_long.height:
+        too_long = too_long.filter((pl.col("inputs").str.len_chars() > pl.col(LIMIT))
+                                   | (pl.col("targets").str.len_chars() > pl.col(LIMIT)))
+    if too_long.height:
+        spec = next(c.spec for c in compiled if c.spec.id == too_long["template_id"][0])
+        raise TemplateError(f"{_template_label(task, spec)}: refused while rendering row "
+                            f"{too_long[KEY][0]}: {OVER_OUTPUT}")
+
+
+def _render_bulk_frame(task: Task, queries: pl.DataFrame, compiled: list[CompiledTemplate],
+                       items: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``_render_bulk``'s records (with each row's text bound, LIMIT, not yet checked) and the
+    (template_id, __order) of those that failed to render."""
+    text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
+    # the row's own text, as text_limit counts it on the jinja2 path (about)
+    own_text = pl.sum_horizontal(
+        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
+        + [pl.col(n).cast(pl.List(pl.Utf8)).list.eval(pl.element().str.len_chars()).list.sum()
+           .fill_null(0) for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
+    per_row = [
+        (pl.any_horizontal([pl.col(n).str.contains(RESIDUE_PATTERN).fill_null(False)
+                            for n in text_fields]) if text_fields else pl.lit(False))
+        .alias("__braces_in_fields"),
+        (MAX_TEXT_CHARS + GROWTH * own_text.cast(pl.Int64)).alias(LIMIT),
+    ]
+    if items.height > queries.height:       # rows rendered more than once: worked out per row
+        frame = queries.with_columns(per_row)[items["row"]]
+    else:
+        frame = queries[items["row"]].with_columns(per_row)
     options, gold = None, None
     if task.has_choices:
         drawn = options_column(task, frame)
@@ -386,52 +459,49 @@ def _render_bulk(task: Task, queries: pl.DataFrame, compiled: list[CompiledTempl
             gold = np.array([o.index(a) if a in o else -1 for o, a in zip(lists, answers)])
         else:
             options, gold = drawn
-    text_fields = [n for n, f in task.fields.items() if f.type == "str" or f.label_map]
     frame = frame.with_columns(
         items["__order"], items["template"].alias("__template"),
         (options.alias(OPTIONS) if options is not None
          else pl.lit(None, dtype=pl.List(pl.Utf8)).alias(OPTIONS)),
         (pl.Series(GOLD_INDEX, gold, dtype=pl.Int64).replace(-1, None) if gold is not None
          else pl.lit(None, dtype=pl.Int64).alias(GOLD_INDEX)),
-        (pl.any_horizontal([pl.col(n).str.contains(RESIDUE_PATTERN).fill_null(False)
-                            for n in text_fields]) if text_fields else pl.lit(False))
-        .alias("__braces_in_fields"),
     )
-    # the row's own text, as text_limit counts it on the jinja2 path (about)
-    own_text = pl.sum_horizontal(
-        [pl.col(n).str.len_chars().fill_null(0) for n in text_fields]
-        + [pl.col(n).list.eval(pl.element().str.len_chars()).list.sum().fill_null(0)
-           for n, f in task.fields.items() if f.type == "list[str]"] + [pl.lit(0)])
-    parts, dropped = [], Counter()
     answer = pl.col(task.answer_field) if task.answer_field and \
         task.fields[task.answer_field].type == "str" else pl.lit(None, dtype=pl.Utf8)
-    for index, group in frame.group_by("__template", maintain_order=True):
-        template = compiled[index[0]]
+    # One query over every template's rows (each template's expression over its own rows),
+    # collected once: a collect per template and step cost more than the text itself on small
+    # tasks.
+    groups = frame.partition_by("__template", maintain_order=True, include_key=True)
+    queries = []
+    for group in groups:
+        template = compiled[group["__template"][0]]
+        for over, what in template.guards:       # before the text is built, as the sandbox
+            refused = group.filter(over)
+            if refused.height:
+                raise TemplateError(f"{_template_label(task, template.spec)}: refused while "
+                                    f"rendering row {refused[KEY][0]}: {what} {OVER_TEXT}")
         inputs, targets = template.vector
-        done = group.with_columns(inputs.alias("inputs"), targets.alias("targets"))
-        limit = MAX_TEXT_CHARS + GROWTH * own_text
-        too_long = done.filter((pl.col("inputs").str.len_chars() > limit)
-                               | (pl.col("targets").str.len_chars() > limit))
-        if too_long.height:         # as render_bounded refuses on the jinja2 path
-            raise TemplateError(f"{_template_label(task, template.spec)}: refused while rendering "
-                                f"row {too_long[KEY][0]}: {OVER_OUTPUT}")
-        failed = done.filter(pl.col("inputs").is_null() | pl.col("targets").is_null()).height
-        if failed:       # e.g. more options than a marker style can number, as in the jinja path
-            dropped[f"render_error:{template.spec.id}"] += failed
-            done = done.filter(pl.col("inputs").is_not_null() & pl.col("targets").is_not_null())
-        parts.append(done.select(
+        queries.append(group.lazy().select(
             pl.col(KEY), pl.col(SPLIT), pl.lit(template.spec.id).alias("template_id"),
             pl.lit(template.format).alias("format"), pl.lit(0, dtype=pl.Int32).alias("exemplars"),
-            "inputs", "targets", pl.col(OPTIONS).alias("__options"),
+            inputs.alias("inputs"), targets.alias("targets"), pl.col(OPTIONS).alias("__options"),
             pl.lit(template.spec.target_in_choices and task.has_choices).alias("__check_choice"),
-            "__braces_in_fields", answer.alias("__answer"), "__order"))
-    return (pl.concat(parts).cast({**RENDERED_SCHEMA, "__order": pl.UInt32}).sort("__order"),
-            dropped)
+            "__braces_in_fields", answer.alias("__answer"), "__order", LIMIT))
+    # (without common-subexpression elimination: it found little to share in template
+    # expressions and cost about a third of this collect on large batches)
+    done = pl.concat(queries, how="vertical_relaxed").collect(
+        optimizations=pl.QueryOptFlags(comm_subexpr_elim=False, comm_subplan_elim=False))
+    failed = pl.col("inputs").is_null() | pl.col("targets").is_null()
+    lost = done.filter(failed).select("template_id", "__order")
+    if lost.height:    # e.g. more options than a marker style can number, as in the jinja path
+        done = done.filter(~failed)
+    # grouped by template; render_plan puts records back in plan order, once
+    return done.cast({**RENDERED_SCHEMA, "__order": pl.UInt32}), lost
 
 
 def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
-                     compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int
-                     ) -> tuple[pl.DataFrame, Counter]:
+                     compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int,
+                     frame: pl.DataFrame | None = None) -> tuple[pl.DataFrame, Counter]:
     """Few-shot records of vectorised templates, equal to the row path: each query draws its
     exemplars from the pool by hash, the exemplars are rendered in bulk with the query's
     template, and exemplars are dropped whole from the end until the prompt fits."""
@@ -440,7 +510,10 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     from ..hashing import derive, distinct_draws_many, slot_values
 
     max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
-    frame, dropped = _render_bulk(task, queries, compiled, items)     # the queries, zero-shot
+    if frame is None:       # the queries, zero-shot (render_plan passes them rendered)
+        frame, dropped = _render_bulk(task, queries, compiled, items)
+    else:
+        frame, dropped = frame.drop(LIMIT, strict=False), Counter()
     frame = frame.join(items.select("__order", "row", "template", "repeat",
                                     pl.col("format").alias("__planned")),
                        on="__order", how="left", maintain_order="left")
@@ -469,40 +542,61 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     templates = frame["template"].to_numpy()
     pairs = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
                          schema={"row": pl.Int64, "template": pl.Int32}).filter(pl.col("row") >= 0)
-    pairs = pairs.unique(maintain_order=True).with_row_index("__order")
-    blocks = pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32, "__block": pl.Utf8})
-    if pairs.height:
+    pairs = pairs.unique(maintain_order=True)
+    # Each rendered exemplar as the block it adds to a prompt, "inputs\ntargets\n\n", and its
+    # length; an exemplar that fails to render has no block and is skipped. Blocks are kept for
+    # the plan's later batches (up to BLOCKS_CACHE_BYTES), so each is rendered once, not once
+    # per batch that draws it.
+    key = (seed, tuple((c.spec.id, c.spec.input, c.spec.target) for c in compiled))
+    cache = plan.shared.get("blocks")
+    if cache is None or cache["key"] != key:
+        cache = plan.shared["blocks"] = {
+            "key": key, "tried": pairs.clear(), "bytes": 0,
+            "blocks": pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32,
+                                           "__block": pl.Utf8, "__length": pl.Int64})}
+    blocks = cache["blocks"]
+    new = pairs.join(cache["tried"], on=["row", "template"], how="anti").with_row_index("__order")
+    if new.height:
         pool = with_hashes(task, plan.pool, seed)
-        shown, _ = _render_bulk(task, pool, compiled, pairs)   # an exemplar that fails is skipped
-        blocks = shown.join(pairs, on="__order").select(
-            "row", "template", pl.concat_str(["inputs", "targets"], separator="\n").alias("__block"))
-    shots = []
-    for slot in range(max_exemplars):
-        looked = pl.DataFrame({"row": slots[:, slot], "template": templates},
-                              schema={"row": pl.Int64, "template": pl.Int32}).join(
-            blocks, on=["row", "template"], how="left", maintain_order="left")
-        shots.append(looked["__block"].alias(f"__shot{slot}"))
-    frame = frame.with_columns(shots)
-    # The prompt is the exemplar blocks then the query, each block followed by a blank line.
-    # Exemplars that failed to render (null) are skipped; of the rest, the most that fit are
-    # kept from the front, whole. Lengths are Int64: len_chars is unsigned, and a query alone
-    # may already be over the limit.
-    room = pl.lit(max_chars, dtype=pl.Int64) - pl.col("inputs").str.len_chars().cast(pl.Int64)
-    used, included = pl.lit(0, dtype=pl.Int64), []
-    for slot in range(max_exemplars):
-        shot = pl.col(f"__shot{slot}")
-        used = used + (shot.str.len_chars().cast(pl.Int64) + 2).fill_null(0)
-        included.append(shot.is_not_null() & (used <= room))
+        shown, _ = _render_bulk(task, pool, compiled, new)
+        fresh = shown.join(new, on="__order").select(
+            "row", "template", pl.concat_str(["inputs", pl.lit("\n"), "targets", pl.lit("\n\n")])
+            .alias("__block"))
+        fresh = fresh.with_columns(pl.col("__block").str.len_chars().cast(pl.Int64)
+                                   .alias("__length"))
+        blocks = pl.concat([blocks, fresh])
+        size = cache["bytes"] + int(fresh["__block"].str.len_bytes().sum() or 0)
+        if size <= BLOCKS_CACHE_BYTES:
+            cache.update(blocks=blocks, bytes=size, tried=pl.concat(
+                [cache["tried"], new.select("row", "template")]))
+    # every (query, slot)'s block, looked up once: its position in ``blocks`` (-1: none)
+    found = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
+                         schema={"row": pl.Int64, "template": pl.Int32}).join(
+        blocks.select("row", "template", pl.int_range(pl.len(), dtype=pl.Int64).alias("__at")),
+        on=["row", "template"], how="left", maintain_order="left")
+    at = found["__at"].fill_null(-1).to_numpy().reshape(frame.height, max_exemplars)
+    lengths = np.where(at >= 0, blocks["__length"].to_numpy()[np.maximum(at, 0)], 0) \
+        if blocks.height else np.zeros_like(at)
+    # The prompt is the exemplar blocks then the query. Of the exemplars that rendered, the
+    # most that fit are kept from the front, whole (a query alone may already be over the limit).
+    room = max_chars - frame["inputs"].str.len_chars().cast(pl.Int64).to_numpy()
+    included = (at >= 0) & (np.cumsum(lengths, axis=1) <= room[:, None])
+    shown_at = np.where(included, at, -1)
+    shots = [blocks["__block"].gather(pl.Series(shown_at[:, slot]).replace(-1, None)
+                                      .cast(pl.UInt32)).alias(f"__shot{slot}")
+             for slot in range(max_exemplars)]
     frame = frame.with_columns(
-        pl.sum_horizontal([flag.cast(pl.Int32) for flag in included]).alias("exemplars"),
-        pl.concat_str([pl.when(flag).then(pl.col(f"__shot{slot}") + "\n\n")
-                       for slot, flag in enumerate(included)] + [pl.col("inputs")],
-                      ignore_nulls=True).alias("inputs"))
+        pl.Series("exemplars", included.sum(axis=1), dtype=pl.Int32),
+        pl.concat_str([*shots, pl.col("inputs")], ignore_nulls=True).alias("inputs"))
     fmt = pl.when(pl.col("exemplars") > 0).then(pl.col("__planned")).otherwise(
         pl.lit("zs") + pl.col("__planned").str.slice(2))
     frame = frame.with_columns(fmt.alias("format"))
     return frame.select(*RENDERED_SCHEMA, "__order").cast(
         {**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
+
+
+# Exemplar blocks kept per plan across its render batches, at most (text bytes)
+BLOCKS_CACHE_BYTES = 64 * 1024 * 1024
 
 
 # A row whose values a template cannot handle is dropped and counted, not fatal.
