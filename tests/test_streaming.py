@@ -169,3 +169,19 @@ def test_a_parts_bytes_do_not_depend_on_how_its_records_were_chunked(tmp_path):
     write_records(chunked, tmp_path / "chunked.parquet")
     write_records(chunked.rechunk(), tmp_path / "whole.parquet")
     assert (tmp_path / "chunked.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+
+def test_seen_in_earlier_over_hashes_of_every_partition():
+    # real hashes spread over all 16 partitions (top bits); repeats across groups in each
+    import numpy as np
+
+    from flanzh.corpus.exact_dedup import seen_in_earlier
+
+    rng = np.random.default_rng(7)
+    pool = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64, endpoint=True)
+    groups = [np.unique(rng.choice(pool, size=rng.integers(0, 800))) for _ in range(9)]
+    assert len({int(v) >> 60 for g in groups for v in g}) == 16
+    earlier: set = set()
+    for group, flag in zip(groups, seen_in_earlier(groups)):
+        assert flag.tolist() == [int(v) in earlier for v in group]
+        earlier |= {int(v) for v in group}
