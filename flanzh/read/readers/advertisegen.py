@@ -30,8 +30,8 @@ import polars as pl
 
 from ...errors import SourceError
 from . import KEY, ReadResult, rows_to_frame
-from ._lines import file_list, json_lines
-from ._rows import FileRows, bad
+from ._lines import guarded_json_lines
+from ._rows import bad
 
 FORMATS = ("advertisegen",)
 
@@ -74,24 +74,15 @@ def _row(key: str, content: str, summary, pairs) -> dict:
 
 
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
-    result = ReadResult(pl.DataFrame(schema={KEY: pl.Utf8}))
-    rows = []
-    for path in file_list(files, fmt, label):
-        guard = FileRows(result, path, SCHEMA)
-        for line_no, record in json_lines(path, encoding, label, SHAPE):
-            def build(record=record, line_no=line_no, path=path):
-                content, summary = record.get("content"), record.get("summary")
-                if not isinstance(content, str):
-                    bad(path, line_no, "content", '"content" is missing or not a string', SHAPE)
-                if summary is not None and not isinstance(summary, str):
-                    bad(path, line_no, "summary", '"summary" is not a string', SHAPE)
-                return _checked_row(str(line_no), content, summary, result, path, line_no)
-            row = guard.attempt(line_no, record, build, SHAPE)
-            if row is not None:
-                rows.append(row)
-        guard.done()
-    result.frame = rows_to_frame(rows, SCHEMA)
-    return result
+    def row_of(path, line_no: int, record: dict, result: ReadResult) -> dict | None:
+        content, summary = record.get("content"), record.get("summary")
+        if not isinstance(content, str):
+            bad(path, line_no, "content", '"content" is missing or not a string', SHAPE)
+        if summary is not None and not isinstance(summary, str):
+            bad(path, line_no, "summary", '"summary" is not a string', SHAPE)
+        return _checked_row(str(line_no), content, summary, result, path, line_no)
+
+    return guarded_json_lines(files, fmt, encoding, label, SHAPE, SCHEMA, row_of)
 
 
 def _checked_row(key: str, content: str, summary, result: ReadResult, where, line: int

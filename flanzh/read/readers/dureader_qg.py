@@ -23,9 +23,9 @@ import xxhash
 
 import polars as pl
 
-from . import GROUP, KEY, ReadResult, rows_to_frame
-from ._lines import fail, file_list, json_lines
-from ._rows import FileRows, bad
+from . import GROUP, KEY, ReadResult
+from ._lines import fail, guarded_json_lines
+from ._rows import bad
 
 FORMATS = ("dureader_qg",)
 
@@ -47,35 +47,26 @@ def _string(record: dict, key: str, path, line: int, required: bool = True) -> s
 
 
 def read(files, *, fmt: str, encoding: str, options: dict, label: str) -> ReadResult:
-    files = file_list(files, fmt, label)
-    result = ReadResult(rows_to_frame([], SCHEMA))
-    rows, seen = [], {}
-    for path in files:
-        guard = FileRows(result, path, SCHEMA)
-        for line_no, record in json_lines(path, encoding, label, SHAPE):
-            def build(record=record, line_no=line_no, path=path) -> dict | None:
-                context = _string(record, "context", path, line_no)
-                answer = _string(record, "answer", path, line_no).strip()
-                question = _string(record, "question", path, line_no, required=False)
-                key = record.get("id")
-                if isinstance(key, bool) or not isinstance(key, (int, str)):
-                    bad(path, line_no, "id", '"id" is missing or not an int/string', SHAPE)
-                key = str(key)
-                if key in seen:
-                    fail(path, line_no, f"id {key} repeats line {seen[key]}",
-                         f"{SHAPE} with unique ids")
-                seen[key] = line_no
-                start = context.find(answer) if answer.strip() else None
-                if start == -1:
-                    result.reject("answer_not_in_context", path, line_no,
-                                  f"answer {answer!r} not in context {context[:80]!r}")
-                    return None
-                return {KEY: key, GROUP: xxhash.xxh64_hexdigest(context.encode("utf-8")),
-                        "context": context, "answer": answer, "question": question,
-                        "answer_start": start}
-            row = guard.attempt(line_no, record, build, SHAPE)
-            if row is not None:
-                rows.append(row)
-        guard.done()
-    result.frame = rows_to_frame(rows, SCHEMA)
-    return result
+    seen: dict[str, int] = {}                     # id -> its first line, across the split
+
+    def row_of(path, line_no: int, record: dict, result: ReadResult) -> dict | None:
+        context = _string(record, "context", path, line_no)
+        answer = _string(record, "answer", path, line_no).strip()
+        question = _string(record, "question", path, line_no, required=False)
+        key = record.get("id")
+        if isinstance(key, bool) or not isinstance(key, (int, str)):
+            bad(path, line_no, "id", '"id" is missing or not an int/string', SHAPE)
+        key = str(key)
+        if key in seen:
+            fail(path, line_no, f"id {key} repeats line {seen[key]}", f"{SHAPE} with unique ids")
+        seen[key] = line_no
+        start = context.find(answer) if answer.strip() else None
+        if start == -1:
+            result.reject("answer_not_in_context", path, line_no,
+                          f"answer {answer!r} not in context {context[:80]!r}")
+            return None
+        return {KEY: key, GROUP: xxhash.xxh64_hexdigest(context.encode("utf-8")),
+                "context": context, "answer": answer, "question": question,
+                "answer_start": start}
+
+    return guarded_json_lines(files, fmt, encoding, label, SHAPE, SCHEMA, row_of)
