@@ -127,7 +127,7 @@ def test_a_huge_bucket_costs_only_the_capped_candidates():
     started = time.perf_counter()
     with NearDuplicates(exempt=[], **SETTINGS) as index:
         assert not any(index.add_task("a", ["是的"] * 10_000))
-        _, keys = index._sign(pl.Series(["是的"]))
+        _, keys = dedup._sign_batch(pl.Series(["是的"]), index.ngram, index.num_perm)
         for band in range(index.bands):
             found = index._candidates(keys[:, band], np.array([0]), band) & np.uint64(0xFFFFFFFF)
             assert found.tolist() == list(range(dedup.BUCKET_CAP))  # the bucket's earliest rows

@@ -16,7 +16,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .exact_dedup import count
 from ..executors import in_worker
 from ..read.textnorm import normalise_expr
 
@@ -197,6 +196,30 @@ def _sign_batch(texts: pl.Series, ngram: int, num_perm: int) -> tuple[np.ndarray
     return signatures, _band_keys(signatures, num_perm // band_rows, band_rows)
 
 
+def _signed_batches(texts: _Texts, ngram: int, num_perm: int, pool: ThreadPoolExecutor | None):
+    """(begin, signatures, keys) of each batch, in order; with a pool, batches run on its
+    threads a few ahead of the consumer (normalising, hashing and numpy release the GIL)."""
+    batches = _batches(texts.lengths)
+    sign = lambda begin, end: _sign_batch(texts.batch(begin, end), ngram, num_perm)  # noqa: E731
+    if pool is None or len(batches) < 2:
+        for begin, end in batches:
+            yield (begin, *sign(begin, end))
+        return
+    pending: deque = deque()
+    try:
+        for begin, end in batches:
+            pending.append((begin, pool.submit(sign, begin, end)))
+            if len(pending) > 2 * THREADS:
+                begin, future = pending.popleft()
+                yield (begin, *future.result())
+        while pending:
+            begin, future = pending.popleft()
+            yield (begin, *future.result())
+    finally:
+        for _, future in pending:           # the consumer gave up: no work behind its back
+            future.cancel()
+
+
 def sign_to_file(texts, path: Path, *, ngram: int, num_perm: int) -> np.ndarray:
     """The MinHash signatures of ``texts`` (a task's rows, as add_task takes them) written to the
     .npy file ``path`` as they are computed, batch by batch; returns their band keys. A build's
@@ -208,16 +231,13 @@ def sign_to_file(texts, path: Path, *, ngram: int, num_perm: int) -> np.ndarray:
     band_rows = min(BAND_ROWS, num_perm)
     keys = np.empty((rows, num_perm // band_rows), dtype=np.uint32)
     store = _Signatures(rows, num_perm, Path(path))
-    batches = _batches(texts.lengths)
-    sign = lambda span: _sign_batch(texts.batch(*span), ngram, num_perm)  # noqa: E731
     # in a pool worker one thread (the pool has a process a core); else THREADS, as add_task
-    threads = 1 if in_worker() else THREADS
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="flanzh-sign") if threads > 1 else None
+    pool = None if in_worker() or THREADS < 2 else \
+        ThreadPoolExecutor(THREADS, thread_name_prefix="flanzh-sign")
     try:
-        done = pool.map(sign, batches) if pool is not None else map(sign, batches)
-        for (begin, end), (signatures, batch_keys) in zip(batches, done):
+        for begin, signatures, batch_keys in _signed_batches(texts, ngram, num_perm, pool):
             store.write(begin, signatures)
-            keys[begin:end] = batch_keys
+            keys[begin:begin + len(signatures)] = batch_keys
     finally:
         store.finish()
         if pool is not None:
@@ -446,34 +466,11 @@ class NearDuplicates:
 
     # --- signatures ---------------------------------------------------------------------------
 
-    def _sign(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Signatures and band keys of a batch of texts (no nulls)."""
-        return _sign_batch(texts, self.ngram, self.num_perm)
-
     def _signed_batches(self, texts: _Texts):
-        """(begin, signatures, keys) of each batch, in order; batches run on THREADS threads,
-        a few ahead of the consumer (normalising, hashing and numpy release the GIL)."""
-        batches = _batches(texts.lengths)
-        sign = lambda begin, end: self._sign(texts.batch(begin, end))  # noqa: E731
-        if THREADS < 2 or len(batches) < 2:
-            for begin, end in batches:
-                yield (begin, *sign(begin, end))
-            return
-        if self._pool is None:
+        """(begin, signatures, keys) of each batch, in order, on the object's thread pool."""
+        if THREADS > 1 and self._pool is None:
             self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="flanzh-near")
-        pending: deque = deque()
-        try:
-            for begin, end in batches:
-                pending.append((begin, self._pool.submit(sign, begin, end)))
-                if len(pending) > 2 * THREADS:
-                    begin, future = pending.popleft()
-                    yield (begin, *future.result())
-            while pending:
-                begin, future = pending.popleft()
-                yield (begin, *future.result())
-        finally:
-            for _, future in pending:           # the consumer gave up: no work behind its back
-                future.cancel()
+        return _signed_batches(texts, self.ngram, self.num_perm, self._pool)
 
     def _store(self, rows: int) -> _Signatures:
         size = rows * self.num_perm * 4
