@@ -42,7 +42,7 @@ from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, de
 from ..corpus.exact_dedup import SeenHashes, count, record_hashes, seen_in_earlier
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..digests import remembered
-from ..executors import release_pools, check_executor, run_units
+from ..executors import check_executor, release_pools, return_freed_memory, run_units
 from ..hashing import key_hashes
 from ..project import Project
 from ..read.download import read_record
@@ -296,7 +296,7 @@ def read_unit(context: UnitContext, task: Task) -> TaskResult:
                             ngram=near["ngram"], num_perm=near["num_perm"])
         np.save(folder / f"{task.id}.keys.npy", keys)
     result.rows = empty_rows(task)
-    _return_freed_memory()              # a pool worker goes on to other tasks' units
+    return_freed_memory()              # a pool worker goes on to other tasks' units
     return result
 
 
@@ -307,7 +307,7 @@ def render_unit(context: UnitContext, result: TaskResult, quota: int | None) -> 
     render_task(result, context.seed, context.mixture, quota, cache=context.cache(),
                 folder=context.work / "records" / task.id, shard_rows=context.shard_rows)
     result.rows = empty_rows(task)
-    _return_freed_memory()
+    return_freed_memory()
     return result
 
 
@@ -363,19 +363,6 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
             lsh.close()
     on_step("near-dedup")
     return audit_summary(audits)
-
-
-def _return_freed_memory() -> None:
-    """Hand memory the driver has freed back to the system (glibc keeps freed blocks in its
-    arenas; the driver's corpus steps free gigabytes at corpus scale). Nothing elsewhere."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
@@ -503,7 +490,7 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         reads = run(partial(read_unit, context), tasks, "read")
         results = {r.task.id: r for r in reads}
         removed = _clean_sources(context, results, index, mixture.dedup["near"], step)
-        _return_freed_memory()
+        return_freed_memory()
         if index is not None:
             decon["removed"] = removed
 
@@ -523,7 +510,7 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         repeated = {task.id: flag for task, flag in zip(tasks, flags)}
         for task in tasks:
             results[task.id].dropped += count(repeated[task.id], "duplicate")
-        _return_freed_memory()
+        return_freed_memory()
         step("exact-dedup")
 
         manifest_tasks, written, length_stats = {}, {}, {}
