@@ -270,7 +270,8 @@ class _Signatures:
     def existing(cls, path: Path, num_perm: int) -> _Signatures:
         """A matrix sign_to_file wrote, to take rows from."""
         self = cls.__new__(cls)
-        self.num_perm, self.path, self.array, self._file, self._reader = num_perm, path, None, None, None
+        self.num_perm, self.path = num_perm, path
+        self.array = self._file = self._reader = None
         self.task = self.start = 0
         with open(path, "rb") as handle:
             np.lib.format.read_magic(handle)

@@ -92,14 +92,6 @@ def _entry(lock: dict, task: Task) -> dict:
     return lock["sources"].setdefault(task.id, {})
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _open(url: str, start: int):
     request = urllib.request.Request(url, headers={"User-Agent": "flanzh"})
     if start:
@@ -232,7 +224,7 @@ def _present_and_verified(base: Path, item: dict, locked: dict) -> bool | None:
         want = sums.get(target) or (locked.get("sha256") if "to" in item else None)
         if want is None:
             verdict = None
-        elif sha256_file(path) != want:
+        elif file_digest(path, "sha256") != want:
             return False
     return verdict
 
@@ -258,7 +250,8 @@ def download_task(project: Project, task: Task, data_dir: Path, lock: dict,
         expected = locked if locked.get("sha256") else None
         if "extract" in item:
             archive = base / ARCHIVES / _archive_name(url)
-            if not (archive.is_file() and expected and sha256_file(archive) == expected["sha256"]):
+            if not (archive.is_file() and expected
+                    and file_digest(archive, "sha256") == expected["sha256"]):
                 fetch(url, archive, expected, progress)
             files = extract(archive, item["extract"], base, where)
             if locked.get("files"):
