@@ -98,6 +98,20 @@ def test_units_finishing_out_of_order_still_come_back_in_input_order(parallel_ex
     assert results == [0, 1]
 
 
+def test_costs_start_the_costliest_units_first(tmp_path):
+    # one worker: the units run one at a time, in the order they were started
+    results = run_units(units.note_start, [(i, str(tmp_path)) for i in range(5)],
+                        executor="process", workers=1, costs=[1.0, 5.0, 0.0, 5.0, 3.0])
+    assert results == [0, 10, 20, 30, 40]
+    assert (tmp_path / "started").read_text("ascii").split() == ["1", "3", "4", "0", "2"]
+
+
+def test_costs_must_match_the_units(executor):
+    with pytest.raises(ValueError, match="^2 costs for 3 units$"):
+        run_units(functools.partial(units.scaled, factor=2), [1, 2, 3], executor=executor,
+                  costs=[1.0, 2.0])
+
+
 def test_no_units(executor):
     assert run_units(units.sleepy, [], executor=executor) == []
 
