@@ -251,6 +251,11 @@ def main() -> None:
     rows_for = {tid: math.ceil(1.3 * source_rows * s) for tid, s in shares.items()}
     pipeline.read_split = expanded_reader(rows_for)
     os.environ[ROWS_ENV] = json.dumps(rows_for)          # for the workers of a process pool
+    sample_costs = pipeline.read_costs
+    # the pool starts the largest reads first: here a task's rows are its sample's, replicated
+    pipeline.read_costs = lambda project, tasks, mode, mix: [
+        cost * rows_for.get(t.id, 1) for t, cost in zip(tasks, sample_costs(project, tasks, mode,
+                                                                             mix))]
 
     render_seconds: dict[str, tuple[float, int]] = {}
     original_render = pipeline.render_task

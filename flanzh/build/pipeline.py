@@ -48,7 +48,8 @@ from ..project import Project
 from ..read.download import read_record
 from ..read.normalise import SPLIT, empty_rows, normalise
 from ..read.readers import KEY
-from ..read.sources import SourceMode, missing_files, read_split, require_all_files
+from ..read.sources import (SourceMode, missing_files, read_split, require_all_files,
+                            source_bytes)
 from ..read.textnorm import source_text
 from ..render.checks import POSITION, check_records
 from ..render.formats import plan_task
@@ -145,6 +146,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     compiled = compiled or compile_templates(task)        # once, not once per batch
     dropped: Counter = Counter()
     plan = plan_task(task, result.rows, seed, policy, quota, mixture.policy["max_repeat"])
+    result.rows = result.rows.clear()       # the plan holds them now, as its pool and queries
     result.rows_repeated = plan.repeats
     dropped += plan.dropped
     parts, seen, hashes, lengths = PartsWriter(target, shard_rows), SeenHashes(), [], []
@@ -307,8 +309,20 @@ def render_unit(context: UnitContext, result: TaskResult, quota: int | None) -> 
     render_task(result, context.seed, context.mixture, quota, cache=context.cache(),
                 folder=context.work / "records" / task.id, shard_rows=context.shard_rows)
     result.rows = empty_rows(task)
+    if result.parts:
+        # the hashes stay in the file beside the parts until exact dedup reads them: sent back,
+        # every task's would sit in the driver through the rest of render (50M records: 400 MB)
+        result.hashes = None
     return_freed_memory()
     return result
+
+
+def record_hashes_of(result: TaskResult) -> np.ndarray:
+    """A rendered task's record hashes, in record order: in memory, or (mapped) from the file its
+    render unit saved beside its parts."""
+    if result.hashes is not None:
+        return result.hashes
+    return np.load(result.parts[0].parent / HASHES, mmap_mode="r")
 
 
 def _keep_rows(context: UnitContext, result: TaskResult, rows: pl.DataFrame) -> None:
@@ -346,19 +360,20 @@ def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: 
                              folder=context.work / "near")     # signatures spill beside the output
         try:
             for task_id, result in results.items():
-                rows = pl.read_parquet(result.spill)
+                rows = None          # a task's rows are read only when its texts or a drop need them
                 if result.signed is not None:
                     keys = np.load(result.signed.with_suffix(".keys.npy"))
                     flags = lsh.add_task(task_id, signed=(result.signed, keys,
                                                           positions.get(task_id)))
                 else:
+                    rows = pl.read_parquet(result.spill)
                     flags = lsh.add_task(task_id, source_text(result.task, rows))
                 flags = np.array(flags, dtype=bool)
                 if flags.any():
                     result.dropped += count(flags, "near_duplicate")
-                    rows = rows.filter(~pl.Series(flags, dtype=pl.Boolean))
-                    _keep_rows(context, result, rows)
-                result.available = rows.height
+                    rows = rows if rows is not None else pl.read_parquet(result.spill)
+                    _keep_rows(context, result, rows.filter(~pl.Series(flags, dtype=pl.Boolean)))
+                result.available = len(flags) - int(flags.sum())
         finally:
             lsh.close()
     on_step("near-dedup")
@@ -471,8 +486,8 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
     context = UnitContext(project.root, seed, mode, mixture, shard_rows, max_reject_rate,
                           staged.path / ".work", Path(out), use_cache)
 
-    def run(fn, units, label):
-        return run_units(fn, units, executor=executor, workers=workers,
+    def run(fn, units, label, costs):
+        return run_units(fn, units, executor=executor, workers=workers, costs=costs,
                          on_done=lambda i: step(f"{tasks[i].id}: {label}"))
 
     try:
@@ -487,26 +502,29 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
                          whole_min_chars=index.min_chars, ignore=index.ignore)
         benchmark = {t.id: {"splits": t.benchmark_splits, "included": mixture.include_benchmarks}
                      for t in tasks if t.benchmark_splits}
-        reads = run(partial(read_unit, context), tasks, "read")
+        reads = run(partial(read_unit, context), tasks, "read", read_costs(project, tasks, mode,
+                                                                           mixture))
         results = {r.task.id: r for r in reads}
         removed = _clean_sources(context, results, index, mixture.dedup["near"], step)
-        return_freed_memory()
         if index is not None:
             decon["removed"] = removed
+        index = None          # the evaluation n-grams are not held through render
+        return_freed_memory()
 
         available = {tid: r.available for tid, r in results.items()}
         task_quotas = quotas(mixture, tasks, available)
         shares = target_shares(mixture, tasks, available) if mixture.total else {}
         rendered = run(_render_with_quota, [(context, results[t.id], task_quotas[t.id])
-                                            for t in tasks], "render")
+                                            for t in tasks], "render",
+                       [render_cost(results[t.id], task_quotas[t.id]) for t in tasks])
         results = {r.task.id: r for r in rendered}
         release_pools()                 # the units are done: their workers' memory goes now
 
         # exact dedup across tasks, in task order (each task's records are already unique)
         if mixture.dedup["exact"]:
-            flags = seen_in_earlier([results[t.id].hashes for t in tasks])
+            flags = seen_in_earlier([record_hashes_of(results[t.id]) for t in tasks])
         else:
-            flags = [np.zeros(len(results[t.id].hashes), dtype=bool) for t in tasks]
+            flags = [np.zeros(len(record_hashes_of(results[t.id])), dtype=bool) for t in tasks]
         repeated = {task.id: flag for task, flag in zip(tasks, flags)}
         for task in tasks:
             results[task.id].dropped += count(repeated[task.id], "duplicate")
@@ -561,6 +579,23 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
             raise full from exc
         raise
     return manifest
+
+
+def read_costs(project: Project, tasks: list[Task], mode: SourceMode, mixture: Mixture
+               ) -> list[float]:
+    """Each task's read, roughly: the size of its files. A pool starts the largest first, so the
+    longest read does not start last and run on alone."""
+    return [float(source_bytes(project, t, mixture.corpus_splits(t), mode)) for t in tasks]
+
+
+def render_cost(result: TaskResult, quota: int | None) -> float:
+    """A task's render, roughly: the records it plans times the size of a source row (its spilled
+    rows' bytes on disk each, plus a fixed cost a record)."""
+    if not result.available:
+        return 0.0
+    size = result.spill.stat().st_size if result.spill is not None and result.spill.is_file() else 0
+    per_row = size / result.available
+    return (quota if quota is not None else result.available) * (per_row + 100)
 
 
 def _render_with_quota(unit: tuple) -> TaskResult:

@@ -65,6 +65,15 @@ def missing_files(project: Project, task: Task, splits: list[str], mode: SourceM
             if not p.is_file()]
 
 
+def source_bytes(project: Project, task: Task, splits: list[str], mode: SourceMode) -> int:
+    """The size on disk of ``splits``' files (0 for the hub, whose copies are not local yet, and
+    for files that are missing): what reading the task costs, roughly."""
+    if mode.kind == "hub":
+        return 0
+    return sum(p.stat().st_size for split in splits
+               for p in _paths(split_files(project, task, split, mode)) if p.is_file())
+
+
 def missing_message(project: Project, task: Task, splits: list[str], mode: SourceMode) -> str | None:
     """What is missing for ``splits`` of ``task`` and where to get it, or None."""
     missing = missing_files(project, task, splits, mode)
