@@ -107,6 +107,30 @@ def test_seen_hashes_flags_exactly_the_repeats(batches):
         assert flags == expected
 
 
+def test_seen_hashes_as_it_grows_agrees_with_a_set():
+    # random 64-bit hashes with repeats within and across batches, enough to grow the table
+    # several times over (and hashes equal in their low bits, which must not pile up in a slot)
+    import numpy as np
+
+    from flanzh.corpus.exact_dedup import SeenHashes
+
+    generator = np.random.default_rng(5)
+    pool = np.concatenate([generator.integers(0, 2**64 - 1, 60_000, dtype=np.uint64),
+                           np.arange(1, 5_001, dtype=np.uint64) << np.uint64(40),
+                           np.array([0], dtype=np.uint64)])
+    seen, plain = SeenHashes(), set()
+    for size in [1, 7, 5_000, 20_000, 30_000, 40_000]:
+        batch = generator.choice(pool, size)
+        flags = seen.first_seen(batch).tolist()
+        expected = []
+        for value in batch.tolist():
+            expected.append(value in plain)
+            plain.add(value)
+        assert flags == expected
+    assert len(seen) == len(plain)
+    assert len(seen.table) > 1 << 12
+
+
 @given(st.lists(st.sets(st.integers(0, 60), max_size=30), max_size=12))
 def test_seen_in_earlier_flags_exactly_what_an_earlier_group_holds(groups):
     import numpy as np

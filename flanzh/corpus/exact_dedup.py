@@ -23,30 +23,72 @@ def record_hashes(frame: pl.DataFrame) -> np.ndarray:
 
 
 class SeenHashes:
-    """The set of hashes seen so far, as a few sorted numpy arrays whose sizes roughly double
-    (8 bytes a hash; merging keeps each check to a binary search per array)."""
+    """The set of hashes seen so far: an open-addressing hash table in a numpy array (linear
+    probing, at most MAX_LOAD full, 8 bytes a slot), looked up and filled a whole batch at a time.
+    0 marks an empty slot, so the hash 0 is remembered apart. A lookup or insertion costs the same
+    however many hashes are held (sorted arrays merged as they grew cost 6.4 s of 34 s rendering
+    5M records of one task, against 0.2 s of 2.3 s for a tenth of them)."""
+
+    MAX_LOAD = 0.7
 
     def __init__(self) -> None:
-        self.levels: list[np.ndarray] = []
+        self.table = np.zeros(1 << 12, dtype=np.uint64)
+        self.held = 0                 # non-zero hashes in the table
+        self.zero = False             # whether the hash 0 was seen
 
     def __len__(self) -> int:
-        return sum(len(level) for level in self.levels)
+        return self.held + self.zero
+
+    def _slots(self, hashes: np.ndarray) -> np.ndarray:
+        """Each hash's first slot: Fibonacci hashing (its top bits after a multiply), so that
+        hashes differing only in their low bits still spread over the table."""
+        bits = np.uint64(64 - (len(self.table).bit_length() - 1))
+        return ((hashes * np.uint64(0x9E3779B97F4A7C15)) >> bits).astype(np.int64)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
+        hashes = np.asarray(hashes, dtype=np.uint64)
         found = np.zeros(len(hashes), dtype=bool)
-        for level in self.levels:
-            at = np.searchsorted(level, hashes)
-            found |= level[np.minimum(at, len(level) - 1)] == hashes
+        found[hashes == 0] = self.zero
+        at = np.flatnonzero(hashes != 0)
+        wanted = hashes[at]
+        slots, mask = self._slots(wanted), len(self.table) - 1
+        while len(at):                     # each round, the hashes not settled probe one slot on
+            held = self.table[slots]
+            hit = held == wanted
+            found[at[hit]] = True
+            going = ~hit & (held != 0)
+            at, wanted, slots = at[going], wanted[going], (slots[going] + 1) & mask
         return found
 
     def add(self, hashes: np.ndarray) -> None:
-        """Remember ``hashes`` (a level may hold a hash twice; lookups do not mind)."""
+        """Remember ``hashes``: each distinct and none held yet (first_seen adds only those)."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
         if len(hashes) == 0:
             return
-        level = np.sort(hashes)
-        while self.levels and len(self.levels[-1]) <= 2 * len(level):
-            level = np.sort(np.concatenate([self.levels.pop(), level]))
-        self.levels.append(level)
+        if (hashes == 0).any():
+            self.zero = True
+            hashes = hashes[hashes != 0]
+        if (self.held + len(hashes)) > self.MAX_LOAD * len(self.table):
+            self._grow(self.held + len(hashes))
+        self._insert(hashes)
+        self.held += len(hashes)
+
+    def _insert(self, hashes: np.ndarray) -> None:
+        slots, mask = self._slots(hashes), len(self.table) - 1
+        while len(hashes):
+            free = self.table[slots] == 0
+            # of the hashes wanting the same free slot, one takes it (the last one written)
+            self.table[slots[free]] = hashes[free]
+            left = self.table[slots] != hashes
+            hashes, slots = hashes[left], (slots[left] + 1) & mask
+
+    def _grow(self, needed: int) -> None:
+        size = len(self.table)
+        while needed > self.MAX_LOAD * size:
+            size *= 2
+        held = self.table[self.table != 0]
+        self.table = np.zeros(size, dtype=np.uint64)
+        self._insert(held)
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """True for hashes seen before, or earlier in ``hashes``; then remember them all."""
