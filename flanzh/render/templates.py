@@ -540,41 +540,44 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
                 column[ok] = groups.order[groups.starts[document[ok]] + offset]
                 slots[rows, slot] = column
     templates = frame["template"].to_numpy()
-    pairs = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
-                         schema={"row": pl.Int64, "template": pl.Int32}).filter(pl.col("row") >= 0)
-    pairs = pairs.unique(maintain_order=True)
     # Each rendered exemplar as the block it adds to a prompt, "inputs\ntargets\n\n", and its
     # length; an exemplar that fails to render has no block and is skipped. Blocks are kept for
     # the plan's later batches (up to BLOCKS_CACHE_BYTES), so each is rendered once, not once
-    # per batch that draws it.
+    # per batch that draws it; ``where`` finds a (pool row, template)'s block by its code,
+    # row * templates + template (-1: not tried yet, -2: failed to render).
     key = (seed, tuple((c.spec.id, c.spec.input, c.spec.target) for c in compiled))
     cache = plan.shared.get("blocks")
     if cache is None or cache["key"] != key:
         cache = plan.shared["blocks"] = {
-            "key": key, "tried": pairs.clear(), "bytes": 0,
-            "blocks": pl.DataFrame(schema={"row": pl.Int64, "template": pl.Int32,
-                                           "__block": pl.Utf8, "__length": pl.Int64})}
-    blocks = cache["blocks"]
-    new = pairs.join(cache["tried"], on=["row", "template"], how="anti").with_row_index("__order")
-    if new.height:
+            "key": key, "bytes": 0, "where": np.full(pool_size * len(compiled), -1, np.int64),
+            "blocks": pl.DataFrame(schema={"__block": pl.Utf8, "__length": pl.Int64})}
+    blocks, where = cache["blocks"], cache["where"]
+    codes = np.where(slots >= 0, slots * len(compiled) + templates[:, None], -1)
+    wanted = np.unique(codes[codes >= 0])
+    new = wanted[where[wanted] == -1]
+    at = np.where(codes >= 0, where[np.maximum(codes, 0)], -1)
+    if len(new):
         pool = with_hashes(task, plan.pool, seed)
-        shown, _ = _render_bulk(task, pool, compiled, new)
-        fresh = shown.join(new, on="__order").select(
-            "row", "template", pl.concat_str(["inputs", pl.lit("\n"), "targets", pl.lit("\n\n")])
-            .alias("__block"))
+        tried = pl.DataFrame({"row": new // len(compiled), "template": new % len(compiled)},
+                             schema={"row": pl.Int64, "template": pl.Int32}).with_row_index(
+                                 "__order")
+        shown, _ = _render_bulk(task, pool, compiled, tried)
+        fresh = shown.sort("__order").select(
+            pl.col("__order").cast(pl.Int64),
+            pl.concat_str(["inputs", pl.lit("\n"), "targets", pl.lit("\n\n")]).alias("__block"))
         fresh = fresh.with_columns(pl.col("__block").str.len_chars().cast(pl.Int64)
                                    .alias("__length"))
-        blocks = pl.concat([blocks, fresh])
+        # this batch's new blocks follow the kept ones: their place in ``blocks``
+        placed = np.full(len(new), -2, dtype=np.int64)
+        placed[fresh["__order"].to_numpy()] = blocks.height + np.arange(fresh.height)
+        blocks = pl.concat([blocks, fresh.drop("__order")])
+        fresh_at = placed[np.minimum(np.searchsorted(new, np.maximum(codes, 0)), len(new) - 1)]
+        at = np.where((codes >= 0) & (at == -1), fresh_at, at)
         size = cache["bytes"] + int(fresh["__block"].str.len_bytes().sum() or 0)
         if size <= BLOCKS_CACHE_BYTES:
-            cache.update(blocks=blocks, bytes=size, tried=pl.concat(
-                [cache["tried"], new.select("row", "template")]))
-    # every (query, slot)'s block, looked up once: its position in ``blocks`` (-1: none)
-    found = pl.DataFrame({"row": slots.ravel(), "template": np.repeat(templates, max_exemplars)},
-                         schema={"row": pl.Int64, "template": pl.Int32}).join(
-        blocks.select("row", "template", pl.int_range(pl.len(), dtype=pl.Int64).alias("__at")),
-        on=["row", "template"], how="left", maintain_order="left")
-    at = found["__at"].fill_null(-1).to_numpy().reshape(frame.height, max_exemplars)
+            where[new] = placed
+            cache.update(blocks=blocks, bytes=size)
+    at = np.where(at >= 0, at, -1).reshape(frame.height, max_exemplars)
     lengths = np.where(at >= 0, blocks["__length"].to_numpy()[np.maximum(at, 0)], 0) \
         if blocks.height else np.zeros_like(at)
     # The prompt is the exemplar blocks then the query. Of the exemplars that rendered, the
