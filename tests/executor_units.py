@@ -75,3 +75,10 @@ def note_start(unit):
     with open(Path(folder) / "started", "a", encoding="ascii") as handle:
         handle.write(f"{index}\n")
     return index * 10
+
+
+def polars_threads(unit):
+    """The size of polars' thread pool in this worker."""
+    import polars as pl
+
+    return pl.thread_pool_size()

@@ -106,6 +106,20 @@ def test_costs_start_the_costliest_units_first(tmp_path):
     assert (tmp_path / "started").read_text("ascii").split() == ["1", "3", "4", "0", "2"]
 
 
+def test_pool_workers_share_the_cpus_among_their_polars_threads(monkeypatch):
+    from flanzh import executors
+
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    executors.release_pools()
+    try:
+        threads = run_units(units.polars_threads, [0, 1], executor="process", workers=2)
+    finally:
+        executors.release_pools()
+    cpus = len(os.sched_getaffinity(0))
+    assert threads == [max(1, cpus // 2)] * 2
+    assert "POLARS_MAX_THREADS" not in os.environ       # the driver's own setting is untouched
+
+
 def test_costs_must_match_the_units(executor):
     with pytest.raises(ValueError, match="^2 costs for 3 units$"):
         run_units(functools.partial(units.scaled, factor=2), [1, 2, 3], executor=executor,
