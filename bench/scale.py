@@ -136,6 +136,8 @@ class TreeRss:
         self.by_stage: dict[str, int] = {}
         self.driver_by_stage: dict[str, int] = {}         # this process alone
         self.driver = 0
+        self.children: list[int] = []
+        self.at_peak: tuple[str, int, list[int]] = ("start", 0, [])
         self._cpu: dict[int, float] = {}        # pid -> its latest utime + stime, in seconds
         self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
@@ -160,7 +162,7 @@ class TreeRss:
             cpu = (int(stat[11]) + int(stat[12])) / self._tick
             if pid in self._cpu or pid == me or parents[pid] == me:
                 self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu)
-        total = 0
+        total, children = 0, []
         for pid in rss:
             walk = pid
             while walk and walk != me:
@@ -170,11 +172,16 @@ class TreeRss:
                 total += pss
                 if pid == me:
                     self.driver = pss
+                else:
+                    children.append(pss)
                 self._cpu.setdefault(pid, 0.0)
+        self.children = sorted(children, reverse=True)
         return total
 
     def _sample(self) -> None:
         now = self._tree_kib()
+        if now > self.peak:            # who held what at the peak, and during which stage
+            self.at_peak = (self.stage, self.driver, self.children)
         self.peak = max(self.peak, now)
         self.by_stage[self.stage] = max(self.by_stage.get(self.stage, 0), now)
         self.driver_by_stage[self.stage] = max(self.driver_by_stage.get(self.stage, 0),
@@ -299,6 +306,10 @@ def main() -> None:
           f"pages they share counted once; this process alone: RSS {peak_rss_mib():,.0f} "
           f"MiB); CPU time {cpu:,.1f} s = "
           f"{cpu / wall:.2f} cores busy on average")
+    stage, driver, children = memory.at_peak
+    print(f"  at the peak ({stage.removeprefix('after ')} done): this process {driver / 1024:,.0f} "
+          f"MiB, its workers " + " + ".join(f"{kib / 1024:,.0f}" for kib in children if kib > 10240)
+          + " MiB")
     print("  peak memory by stage (MiB, all / this process): " + ", ".join(
         f"{stage} {kib / 1024:,.0f} / {memory.driver_by_stage.get(stage, 0) / 1024:,.0f}"
         for stage, kib in memory.by_stage.items()))
