@@ -642,18 +642,29 @@ class NearDuplicates:
                            self._path(".ids") if size * self.bands * 4 > RAM_IDS else None)
             new_ids = np.arange(self._rows, self._rows + rows, dtype=np.uint32)
             position = np.arange(size, dtype=np.uint64)
-            for band in range(self.bands):
+
+            def sort_band(band: int) -> tuple[np.ndarray, np.ndarray]:
                 # the keys of every merged level and the task, each entry tagged with its
                 # position: one sort orders them by key, then position (= row order)
                 order = np.concatenate([*(old.keys[band] for old in merged), keys[:, band]]
                                        ).astype(np.uint64) << np.uint64(32)
                 order |= position
                 order.sort()
-                ids = np.concatenate([*(old.ids(band) for old in merged), new_ids])
-                level.put(band, (order >> np.uint64(32)).astype(np.uint32),
-                          ids[(order & _LOW).astype(np.int64)])
-                for old in merged:
-                    old.keys[band] = None       # free as we go: one band of slack at a time
+                return (order >> np.uint64(32)).astype(np.uint32), (order & _LOW).astype(np.int64)
+
+            if THREADS > 1 and self._pool is None:
+                self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="flanzh-near")
+            # THREADS bands sorted at once (numpy sorts without the GIL); their row ids are
+            # read and written in band order, and the merged keys freed as each band is done
+            for first in range(0, self.bands, THREADS):
+                bands = range(first, min(first + THREADS, self.bands))
+                done = (self._pool.map(sort_band, bands) if self._pool is not None
+                        else map(sort_band, bands))
+                for band, (band_keys, at) in zip(bands, list(done)):
+                    ids = np.concatenate([*(old.ids(band) for old in merged), new_ids])
+                    level.put(band, band_keys, ids[at])
+                    for old in merged:
+                        old.keys[band] = None
             level.finish()
             for old in merged:
                 old.remove()
