@@ -129,6 +129,17 @@ def test_seen_hashes_as_it_grows_agrees_with_a_set():
         assert flags == expected
     assert len(seen) == len(plain)
     assert len(seen.table) > 1 << 12
+    # sized for what is expected at once, it flags the same
+    sized = SeenHashes(expected=len(plain))
+    generator = np.random.default_rng(5)
+    pool = np.concatenate([generator.integers(0, 2**64 - 1, 60_000, dtype=np.uint64),
+                           np.arange(1, 5_001, dtype=np.uint64) << np.uint64(40),
+                           np.array([0], dtype=np.uint64)])
+    again = SeenHashes()
+    for size in [1, 7, 5_000, 20_000, 30_000, 40_000]:
+        batch = generator.choice(pool, size)
+        assert sized.first_seen(batch).tolist() == again.first_seen(batch).tolist()
+    assert len(sized.table) == len(again.table)
 
 
 @given(st.lists(st.sets(st.integers(0, 60), max_size=30), max_size=12))

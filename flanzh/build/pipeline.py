@@ -149,7 +149,8 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     result.rows = result.rows.clear()       # the plan holds them now, as its pool and queries
     result.rows_repeated = plan.repeats
     dropped += plan.dropped
-    parts, seen, hashes, lengths = PartsWriter(target, shard_rows), SeenHashes(), [], []
+    parts, hashes, lengths = PartsWriter(target, shard_rows), [], []
+    seen = SeenHashes(expected=plan.items.height)
     answers: Counter = Counter()
     start, size = 0, min(MIN_BATCH, RENDER_BATCH)      # the first batch measures the records
     while start < plan.items.height:

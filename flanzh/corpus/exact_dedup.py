@@ -31,8 +31,13 @@ class SeenHashes:
 
     MAX_LOAD = 0.7
 
-    def __init__(self) -> None:
-        self.table = np.zeros(1 << 12, dtype=np.uint64)
+    def __init__(self, expected: int = 0) -> None:
+        """``expected``: about how many hashes will be added (the table is sized for them at
+        once, instead of growing, and re-inserting every hash, a dozen times on the way)."""
+        size = 1 << 12
+        while expected > self.MAX_LOAD * size:
+            size *= 2
+        self.table = np.zeros(size, dtype=np.uint64)
         self.held = 0                 # non-zero hashes in the table
         self.zero = False             # whether the hash 0 was seen
 
