@@ -115,6 +115,11 @@ def _utf8_buffers(keys) -> tuple[np.ndarray, np.ndarray]:
 
 def key_hashes(seed: int, task: str, keys) -> np.ndarray:
     """``key_hash`` of every key in ``keys`` (a list, polars Series or Arrow array of str)."""
+    return _key_hashes(seed, [task], keys)[0]
+
+
+def _key_hashes(seed: int, tasks: list[str], keys) -> np.ndarray:
+    """``key_hashes`` for each of ``tasks`` (a row each), in one pass over the keys' bytes."""
     import polars as pl
 
     if isinstance(keys, pl.Series):
@@ -126,8 +131,8 @@ def key_hashes(seed: int, task: str, keys) -> np.ndarray:
     windows = np.lib.stride_tricks.as_strided(padded, shape=(max(len(data), 1), 8),
                                               strides=(1, 1))
     with np.errstate(over="ignore"):
-        state = _mix_array(np.uint64(_prefix(seed, task))
-                           ^ (lengths.astype(np.uint64) * np.uint64(_GOLDEN)))
+        spread = lengths.astype(np.uint64) * np.uint64(_GOLDEN)
+        states = [_mix_array(np.uint64(_prefix(seed, task)) ^ spread) for task in tasks]
         n_words = -(-lengths // 8)
         for j in range(int(n_words.max()) if len(n_words) else 0):
             live = np.flatnonzero(n_words > j)           # rows with a word j
@@ -135,8 +140,9 @@ def key_hashes(seed: int, task: str, keys) -> np.ndarray:
             left = lengths[live] - 8 * j                   # bytes of this row in the word
             short = left < 8                               # the row's last, partial word
             word[short] &= (np.uint64(1) << (8 * left[short]).astype(np.uint64)) - np.uint64(1)
-            state[live] = _mix_array(state[live] ^ word)
-    return state
+            for state in states:
+                state[live] = _mix_array(state[live] ^ word)
+    return states
 
 
 def derive(base: np.ndarray, purpose: str) -> np.ndarray:
@@ -182,8 +188,8 @@ def hex_ids(high: np.ndarray, low: np.ndarray) -> pa.Array:
 def record_ids(task: str, parts) -> pa.Array:
     """The stable output id of every record: 128 bits of hash over (task, split, key, template,
     format), given ``parts`` as a string column of those joined by \\x1f."""
-    return hex_ids(key_hashes(0, f"{task}{_SEP}id-high", parts),
-                   key_hashes(0, f"{task}{_SEP}id-low", parts))
+    high, low = _key_hashes(0, [f"{task}{_SEP}id-high", f"{task}{_SEP}id-low"], parts)
+    return hex_ids(high, low)
 
 
 def slot_values(values: np.ndarray, slot: int) -> np.ndarray:
