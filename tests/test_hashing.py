@@ -3,7 +3,7 @@ every per-row choice of a build depends on them."""
 
 import numpy as np
 import polars as pl
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flanzh.hashing import (derive, derive_one, distinct_draws, hex_ids, key_hash, key_hashes,
@@ -12,6 +12,8 @@ from flanzh.hashing import (derive, derive_one, distinct_draws, hex_ids, key_has
 keys = st.lists(st.text(max_size=40), min_size=1, max_size=30)
 
 
+# no deadline: run alone, the first example pays for arrow's first string conversion (~0.4 s)
+@settings(deadline=None)
 @given(keys, st.integers(0, 2**31), st.text(max_size=10))
 def test_column_hashes_equal_one_row_hashes(values, seed, task):
     column = key_hashes(seed, task, values)
