@@ -107,6 +107,19 @@ def test_seen_hashes_flags_exactly_the_repeats(batches):
         assert flags == expected
 
 
+def test_record_hashes_are_equal_exactly_for_equal_records():
+    import polars as pl
+
+    from flanzh.corpus.exact_dedup import record_hashes
+
+    frame = pl.DataFrame({"inputs": ["问题一", "问题一", "答案甲", "问题一", "问题一", ""],
+                          "targets": ["答案甲", "答案甲", "问题一", "答案乙", "", "问题一答案甲"],
+                          "other": ["a", "b", "c", "d", "e", "f"]})
+    hashes = record_hashes(frame).tolist()
+    assert hashes[0] == hashes[1]                    # the same record (other columns ignored)
+    assert len(set(hashes[1:])) == 5                 # swapped, another target, split elsewhere
+
+
 def test_seen_hashes_as_it_grows_agrees_with_a_set():
     # random 64-bit hashes with repeats within and across batches, enough to grow the table
     # several times over (and hashes equal in their low bits, which must not pile up in a slot)

@@ -39,7 +39,8 @@ from .writer import (DEFAULT_SHARD_ROWS, RECORDS_LAYOUT, StagedOutput, disk_full
                      output_target, shard_names, task_manifest, write_records)
 from ..corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
                                     read_extra_eval_file)
-from ..corpus.exact_dedup import SeenHashes, count, record_hashes, seen_in_earlier
+from ..corpus.exact_dedup import (RECORD_HASH, SeenHashes, count, record_hashes,
+                                  seen_in_earlier)
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..digests import remembered
 from ..executors import check_executor, release_pools, return_freed_memory, run_units
@@ -132,7 +133,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
         return
     kept = hashlib.sha256(key_hashes(0, task.id, result.rows[KEY]).tobytes()).hexdigest()
     key = fingerprint("render", result.read_key, task.templates_sha256, seed, policy, quota,
-                      mixture.policy["max_repeat"], kept, shard_rows, RECORDS_LAYOUT)
+                      mixture.policy["max_repeat"], kept, shard_rows, RECORDS_LAYOUT, RECORD_HASH)
     cached = cache.load_folder("render", task.id, key) if cache else None
     if cached is not None:
         entry, meta = cached

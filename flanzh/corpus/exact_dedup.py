@@ -9,17 +9,26 @@ import polars as pl
 
 
 _RECORD_SEED = 20230918
+# how record_hashes combines its columns: in the render cache's key, so that hashes cached by a
+# build that combined them otherwise are never compared with these
+RECORD_HASH = "inputs-xor-targets/2"
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)
 
 
 def record_hashes(frame: pl.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each record's (inputs, targets), as rendered (already stripped).
+    """A 64-bit hash of each record's (inputs, targets), as rendered (already stripped): each
+    column's polars hash, the targets' multiplied by an odd constant, xor-ed (a quarter of the
+    time of hashing the two as one struct, 6.5 ms against 24 ms per 100k long records).
 
     polars' hash is stable within a polars version, which is all dedup needs: only equality
     between hashes of one build matters (a false match needs two of the build's records to
     collide in 64 bits: about 1 in 10^4 for a whole 50M-record corpus)."""
     if frame.height == 0:
         return np.zeros(0, dtype=np.uint64)
-    return frame.select(pl.struct("inputs", "targets").hash(seed=_RECORD_SEED)).to_series().to_numpy()
+    hashed = frame.select(pl.col("inputs").hash(seed=_RECORD_SEED),
+                          pl.col("targets").hash(seed=_RECORD_SEED + 1))
+    with np.errstate(over="ignore"):
+        return hashed["inputs"].to_numpy() ^ (hashed["targets"].to_numpy() * _COMBINE)
 
 
 class SeenHashes:
