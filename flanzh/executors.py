@@ -40,11 +40,16 @@ def free_cores() -> int:
     Not the load average on Linux: it also counts tasks waiting on the disk, and it trails by a
     minute, so an idle 2-core machine whose kernel threads wait on I/O reads as having one free
     core, and a build started just after another one finished as having none."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:          # not on Linux
-        cpus = os.cpu_count() or 1
+    cpus = _cpus()
     return max(0, min(cpus, int(cpus - _busy())))
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1
 
 
 def _busy(loadavg: str = "/proc/loadavg") -> float:
@@ -156,13 +161,9 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
     54.0 -> 52.5 s, CPU time 159.7 -> 152.4 s, peak memory 1,756 -> 1,691 MiB). Polars reads the
     variable once, when it is first imported, so it is set here, where the workers are spawned;
     each executor gives the same bytes whatever the threads."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
     before = os.environ.get(POLARS_THREADS)
     if before is None:
-        os.environ[POLARS_THREADS] = str(max(1, cpus // workers))
+        os.environ[POLARS_THREADS] = str(max(1, _cpus() // workers))
     try:
         # a pool spawns a worker for each task submitted while none is idle: one short task per
         # worker, submitted together, starts them all while the variable is set

@@ -118,7 +118,7 @@ def key_hashes(seed: int, task: str, keys) -> np.ndarray:
     return _key_hashes(seed, [task], keys)[0]
 
 
-def _key_hashes(seed: int, tasks: list[str], keys) -> np.ndarray:
+def _key_hashes(seed: int, tasks: list[str], keys) -> list[np.ndarray]:
     """``key_hashes`` for each of ``tasks`` (a row each), in one pass over the keys' bytes."""
     import polars as pl
 

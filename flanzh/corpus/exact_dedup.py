@@ -12,7 +12,7 @@ _RECORD_SEED = 20230918
 # how record_hashes combines its columns: in the render cache's key, so that hashes cached by a
 # build that combined them otherwise are never compared with these
 RECORD_HASH = "inputs-xor-targets/2"
-_COMBINE = np.uint64(0x9E3779B97F4A7C15)
+_ODD = np.uint64(0x9E3779B97F4A7C15)      # 2^64 / golden ratio, made odd: spreads bits
 
 
 def record_hashes(frame: pl.DataFrame) -> np.ndarray:
@@ -28,7 +28,7 @@ def record_hashes(frame: pl.DataFrame) -> np.ndarray:
     hashed = frame.select(pl.col("inputs").hash(seed=_RECORD_SEED),
                           pl.col("targets").hash(seed=_RECORD_SEED + 1))
     with np.errstate(over="ignore"):
-        return hashed["inputs"].to_numpy() ^ (hashed["targets"].to_numpy() * _COMBINE)
+        return hashed["inputs"].to_numpy() ^ (hashed["targets"].to_numpy() * _ODD)
 
 
 class SeenHashes:
@@ -43,10 +43,7 @@ class SeenHashes:
     def __init__(self, expected: int = 0) -> None:
         """``expected``: about how many hashes will be added (the table is sized for them at
         once, instead of growing, and re-inserting every hash, a dozen times on the way)."""
-        size = 1 << 12
-        while expected > self.MAX_LOAD * size:
-            size *= 2
-        self.table = np.zeros(size, dtype=np.uint64)
+        self.table = np.zeros(self._size_for(expected, 1 << 12), dtype=np.uint64)
         self.held = 0                 # non-zero hashes in the table
         self.zero = False             # whether the hash 0 was seen
 
@@ -57,7 +54,7 @@ class SeenHashes:
         """Each hash's first slot: Fibonacci hashing (its top bits after a multiply), so that
         hashes differing only in their low bits still spread over the table."""
         bits = np.uint64(64 - (len(self.table).bit_length() - 1))
-        return ((hashes * np.uint64(0x9E3779B97F4A7C15)) >> bits).astype(np.int64)
+        return ((hashes * _ODD) >> bits).astype(np.int64)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         hashes = np.asarray(hashes, dtype=np.uint64)
@@ -96,12 +93,16 @@ class SeenHashes:
             left = self.table[slots] != hashes
             hashes, slots = hashes[left], (slots[left] + 1) & mask
 
-    def _grow(self, needed: int) -> None:
-        size = len(self.table)
-        while needed > self.MAX_LOAD * size:
+    @classmethod
+    def _size_for(cls, hashes: int, size: int) -> int:
+        """``size`` doubled until ``hashes`` fill at most MAX_LOAD of it."""
+        while hashes > cls.MAX_LOAD * size:
             size *= 2
+        return size
+
+    def _grow(self, needed: int) -> None:
         held = self.table[self.table != 0]
-        self.table = np.zeros(size, dtype=np.uint64)
+        self.table = np.zeros(self._size_for(needed, len(self.table)), dtype=np.uint64)
         self._insert(held)
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:

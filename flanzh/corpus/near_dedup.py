@@ -469,9 +469,13 @@ class NearDuplicates:
 
     def _signed_batches(self, texts: _Texts):
         """(begin, signatures, keys) of each batch, in order, on the object's thread pool."""
+        return _signed_batches(texts, self.ngram, self.num_perm, self._threads())
+
+    def _threads(self) -> ThreadPoolExecutor | None:
+        """The object's thread pool (started on first use; None with one CPU)."""
         if THREADS > 1 and self._pool is None:
             self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="flanzh-near")
-        return _signed_batches(texts, self.ngram, self.num_perm, self._pool)
+        return self._pool
 
     def _store(self, rows: int) -> _Signatures:
         size = rows * self.num_perm * 4
@@ -652,14 +656,12 @@ class NearDuplicates:
                 order.sort()
                 return (order >> np.uint64(32)).astype(np.uint32), (order & _LOW).astype(np.int64)
 
-            if THREADS > 1 and self._pool is None:
-                self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="flanzh-near")
             # THREADS bands sorted at once (numpy sorts without the GIL); their row ids are
             # read and written in band order, and the merged keys freed as each band is done
+            pool = self._threads()
             for first in range(0, self.bands, THREADS):
                 bands = range(first, min(first + THREADS, self.bands))
-                done = (self._pool.map(sort_band, bands) if self._pool is not None
-                        else map(sort_band, bands))
+                done = pool.map(sort_band, bands) if pool is not None else map(sort_band, bands)
                 for band, (band_keys, at) in zip(bands, list(done)):
                     ids = np.concatenate([*(old.ids(band) for old in merged), new_ids])
                     level.put(band, band_keys, ids[at])
