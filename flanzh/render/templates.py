@@ -218,8 +218,8 @@ def render_plan(task: Task, plan, seed: int, compiled: list[CompiledTemplate] | 
             _refuse_too_long(task, compiled, frame)
             dropped += _render_errors(compiled, subset_items, failed)
             if shots:
-                frame, _ = _render_few_shot(task, plan, queries, seed, compiled, subset_items,
-                                            max_exemplars, frame)
+                frame = _render_few_shot(task, plan, queries, seed, compiled, subset_items,
+                                         max_exemplars, frame)
             parts.append(frame.drop(LIMIT, strict=False))
     if not bulk_mask.all():
         frame, row_dropped = _render_rows_spread(task, plan, queries, seed, compiled,
@@ -501,20 +501,17 @@ def _render_bulk_frame(task: Task, queries: pl.DataFrame, compiled: list[Compile
 
 def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
                      compiled: list[CompiledTemplate], items: pl.DataFrame, max_exemplars: int,
-                     frame: pl.DataFrame | None = None) -> tuple[pl.DataFrame, Counter]:
-    """Few-shot records of vectorised templates, equal to the row path: each query draws its
-    exemplars from the pool by hash, the exemplars are rendered in bulk with the query's
-    template, and exemplars are dropped whole from the end until the prompt fits."""
+                     frame: pl.DataFrame) -> pl.DataFrame:
+    """Few-shot records of vectorised templates, equal to the row path, from ``frame``: the
+    queries of ``items``, rendered zero-shot in bulk. Each query draws its exemplars from the
+    pool by hash, the exemplars are rendered in bulk with the query's template, and exemplars
+    are dropped whole from the end until the prompt fits."""
     from .checks import DEFAULT_LIMITS
     from .formats import pool_groups, with_hashes
     from ..hashing import derive, distinct_draws_many, slot_values
 
     max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
-    if frame is None:       # the queries, zero-shot (render_plan passes them rendered)
-        frame, dropped = _render_bulk(task, queries, compiled, items)
-    else:
-        frame, dropped = frame.drop(LIMIT, strict=False), Counter()
-    frame = frame.join(items.select("__order", "row", "template", "repeat",
+    frame = frame.drop(LIMIT, strict=False).join(items.select("__order", "row", "template", "repeat",
                                     pl.col("format").alias("__planned")),
                        on="__order", how="left", maintain_order="left")
     pool_size = plan.pool.height
@@ -597,7 +594,7 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
         pl.lit("zs") + pl.col("__planned").str.slice(2))
     frame = frame.with_columns(fmt.alias("format"))
     return frame.select(*RENDERED_SCHEMA, "__order").cast(
-        {**RENDERED_SCHEMA, "__order": pl.UInt32}), dropped
+        {**RENDERED_SCHEMA, "__order": pl.UInt32})
 
 
 # Exemplar blocks kept per plan across its render batches, at most (text bytes)
