@@ -138,7 +138,8 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     if cached is not None:
         entry, meta = cached
         result.parts = [entry / name for name in meta["parts"]]
-        result.hashes = np.load(entry / HASHES)
+        # mapped, not read: render_unit leaves them in the file for exact dedup to map again
+        result.hashes = np.load(entry / HASHES, mmap_mode="r")
         result.rows_repeated = meta["rows_repeated"]
         result.dropped += Counter(meta["dropped"])
         result.answers = Counter(meta["answers"])
