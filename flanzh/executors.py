@@ -83,13 +83,14 @@ def check_executor(executor: str, workers: int | None = None) -> None:
 
 
 def run_units(fn: Callable[[Any], Any], units: list, *, executor: str = "serial",
-              workers: int | None = None, on_done: Callable[[int], Any] | None = None,
+              workers: int | None = None, on_done: Callable[[int, Any], Any] | None = None,
               costs: Sequence[float] | None = None) -> list:
     """``[fn(u) for u in units]``, in input order whatever order the units finish in.
 
-    ``on_done(index)`` is called once per finished unit, from the calling thread. For "process"
-    and "ray", ``fn`` must be importable by the workers (a top-level function of an installed
-    module) and units and results must pickle. ``workers`` is the number of processes ("process")
+    ``on_done(index, result)`` is called once per finished unit, from the calling thread, as the
+    units finish (the caller can go on with a unit's result while others run). For "process" and
+    "ray", ``fn`` must be importable by the workers (a top-level function of an installed module)
+    and units and results must pickle. ``workers`` is the number of processes ("process")
     or the CPUs of a local Ray cluster this call starts; it defaults to the machine's CPU count.
     ``costs`` (one estimate per unit, any scale) makes "process" and "ray" start the costliest
     units first, so that no long unit starts last and runs on alone while the other workers
@@ -133,20 +134,28 @@ def _run_serial(fn, units, on_done) -> list:
                 raise
             raise raised from error
         if on_done is not None:
-            on_done(index)
+            on_done(index, results[-1])
     return results
 
 
 _UNIT_POOLS: dict[int, ProcessPoolExecutor] = {}     # workers -> the pool kept for this process
 
 
-def _unit_pool(workers: int) -> ProcessPoolExecutor:
+def start_pool(workers: int | None = None, preload: Sequence[str] = ()) -> None:
+    """Start the pool that process units of this many workers will run on, without waiting for
+    it: its workers spawn now and import the modules named in ``preload`` while the caller goes
+    on with its own start-up (a build loads its specs and evaluation sets meanwhile). Starting a
+    worker and importing flanzh and polars in it takes about half a second."""
+    _unit_pool(workers or _cpus(), preload)
+
+
+def _unit_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
     """One spawned pool per worker count, kept for the life of the process: a build's read and
     render steps share its workers instead of each paying for starting (and importing flanzh and
     polars in) processes of its own."""
     pool = _UNIT_POOLS.get(workers)
     if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
-        pool = _UNIT_POOLS[workers] = process_pool(workers)
+        pool = _UNIT_POOLS[workers] = process_pool(workers, preload)
         _start_workers(pool, workers)
     return pool
 
@@ -155,20 +164,21 @@ POLARS_THREADS = "POLARS_MAX_THREADS"
 
 
 def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
-    """Start the pool's workers now, each with polars' thread pool sized to its share of the CPUs
+    """Spawn the pool's workers now, each with polars' thread pool sized to its share of the CPUs
     (unless POLARS_MAX_THREADS is set): with one worker a core, every worker's polars otherwise
     starts a thread a core too, and they contend (a 12M-record scale build on 2 cores: render
     54.0 -> 52.5 s, CPU time 159.7 -> 152.4 s, peak memory 1,756 -> 1,691 MiB). Polars reads the
     variable once, when it is first imported, so it is set here, where the workers are spawned;
-    each executor gives the same bytes whatever the threads."""
+    each executor gives the same bytes whatever the threads. Not waited for: a spawned worker
+    has its environment from the moment it is started, inside ``submit``."""
     before = os.environ.get(POLARS_THREADS)
     if before is None:
         os.environ[POLARS_THREADS] = str(max(1, _cpus() // workers))
     try:
-        # a pool spawns a worker for each task submitted while none is idle: one short task per
+        # a pool spawns a worker for each task submitted while none is idle: one task per
         # worker, submitted together, starts them all while the variable is set
-        for started in [pool.submit(time.sleep, 0.05) for _ in range(workers)]:
-            started.result()
+        for _ in range(workers):
+            pool.submit(int)
     finally:
         if before is None:
             os.environ.pop(POLARS_THREADS, None)
@@ -199,7 +209,7 @@ def return_freed_memory() -> None:
 def _run_process(fn, units, workers, on_done, order) -> list:
     results: list = [None] * len(units)
     # spawn, not fork: polars runs thread pools, and forking a multithreaded process is unsafe.
-    pool = _unit_pool(workers or os.cpu_count() or 1)
+    pool = _unit_pool(workers or _cpus())
     futures: list = []
     try:
         futures = [pool.submit(fn, units[index]) for index in order]     # started in this order
@@ -217,7 +227,7 @@ def _run_process(fn, units, workers, on_done, order) -> list:
                     raise raised from error
                 results[index] = future.result()
                 if on_done is not None:
-                    on_done(index)
+                    on_done(index, results[index])
     finally:
         # On a failure, units not started yet are dropped; running ones are waited for.
         for future in futures:
@@ -234,15 +244,18 @@ def in_worker() -> bool:
     return _IN_WORKER
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A spawned process pool whose workers exit with the process that started them."""
+def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """A spawned process pool whose workers exit with the process that started them, each
+    importing the modules named in ``preload`` as it starts."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+                               initializer=_start_worker, initargs=(os.getpid(), tuple(preload)))
 
 
-def _die_with_parent(parent: int) -> None:
+def _start_worker(parent: int, preload: tuple[str, ...]) -> None:
     """In each pool worker: exit as soon as the build that started it is gone (killed with -9, it
-    cannot stop its workers itself, and they would run on, orphaned)."""
+    cannot stop its workers itself, and they would run on, orphaned); then import what its units
+    will need."""
+    import importlib
     import threading
 
     global _IN_WORKER
@@ -254,6 +267,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="flanzh-parent-watch", daemon=True).start()
+    for name in preload:
+        importlib.import_module(name)
 
 
 def _import_ray():
@@ -296,7 +311,7 @@ def _run_ray(ray, fn, units, workers, on_done, order) -> list:
                     index = index_of[ref]
                     results[index] = _ray_get(ray, ref, index, units[index])
                     if on_done is not None:
-                        on_done(index)
+                        on_done(index, results[index])
         finally:
             for ref in pending:  # only left on a failure (or an interrupt)
                 ray.cancel(ref)

@@ -82,3 +82,9 @@ def polars_threads(unit):
     import polars as pl
 
     return pl.thread_pool_size()
+
+
+def module_loaded(name):
+    import sys
+
+    return name in sys.modules

@@ -80,15 +80,15 @@ def test_ray_starts_and_stops_a_cluster_of_its_own(tmp_path):
 def test_results_come_back_in_input_order(executor):
     done = []
     results = run_units(units.sleepy, [(0, 0.3), (1, 0.2), (2, 0.1), (3, 0.0)],
-                        executor=executor, workers=2, on_done=done.append)
+                        executor=executor, workers=2, on_done=lambda i, r: done.append((i, r)))
     assert results == [0, 10, 20, 30]
-    assert sorted(done) == [0, 1, 2, 3]
+    assert sorted(done) == [(0, 0), (1, 10), (2, 20), (3, 30)]    # each unit with its result
 
 
 def test_units_finishing_out_of_order_still_come_back_in_input_order(parallel_executor, tmp_path):
     done = []
 
-    def on_done(index):
+    def on_done(index, result):
         done.append(index)
         (tmp_path / f"seen-{index}").touch()
 
@@ -118,6 +118,21 @@ def test_pool_workers_share_the_cpus_among_their_polars_threads(monkeypatch):
     cpus = len(os.sched_getaffinity(0))
     assert threads == [max(1, cpus // 2)] * 2
     assert "POLARS_MAX_THREADS" not in os.environ       # the driver's own setting is untouched
+
+
+def test_a_started_pool_has_its_workers_import_what_it_was_told(monkeypatch):
+    from flanzh import executors
+
+    executors.release_pools()
+    try:
+        executors.start_pool(2, preload=["executor_units_preloaded"])
+        # the same two workers run the units: each imported the module when it started
+        loaded = run_units(units.module_loaded, ["executor_units_preloaded"] * 4,
+                           executor="process", workers=2)
+    finally:
+        executors.release_pools()
+    assert loaded == [True] * 4
+    assert "executor_units_preloaded" not in sys.modules       # not in the driver
 
 
 def test_costs_must_match_the_units(executor):

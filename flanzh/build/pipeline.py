@@ -43,7 +43,8 @@ from ..corpus.exact_dedup import (RECORD_HASH, SeenHashes, count, record_hashes,
                                   seen_in_earlier)
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..digests import remembered
-from ..executors import check_executor, release_pools, return_freed_memory, run_units
+from ..executors import (check_executor, release_pools, return_freed_memory, run_units,
+                         start_pool)
 from ..hashing import key_hashes
 from ..project import Project
 from ..read.download import read_record
@@ -336,51 +337,51 @@ def _keep_rows(context: UnitContext, result: TaskResult, rows: pl.DataFrame) -> 
     rows.write_parquet(result.spill)
 
 
-def _clean_sources(context: UnitContext, results: dict[str, TaskResult], index: EvalIndex | None,
-                   near: dict, on_step: Progress) -> dict:
-    """The corpus-level steps on source rows, over the spills: decontamination against the
-    evaluation n-grams, then near-duplicates of rows of earlier tasks (task order matters).
-    They run here, not in the units, so each index is built once and stays in one process.
-    Returns the decontamination audit (see decontaminate.audit_summary)."""
-    audits = {}
-    positions: dict[str, np.ndarray] = {}   # rows decontamination kept, where it removed some
-    if index is not None:
+def _decontaminate_spill(context: UnitContext, result: TaskResult, index: EvalIndex
+                         ) -> tuple[Counter, np.ndarray | None]:
+    """Drop a read task's rows that match the evaluation n-grams, from its spill. Run in the
+    driver, where the index is built once and held, as each task's read comes back (the other
+    tasks' reads go on meanwhile). Returns the task's audit (see decontaminate.audit_summary) and
+    the positions of the rows kept when it dropped some, else None."""
+    rows = pl.read_parquet(result.spill)
+    texts, at = compared_texts(result.task, rows)
+    audit: Counter = Counter()
+    kept, dropped = decontaminate(rows.with_row_index(ROW), texts, index, at, audit)
+    positions = None
+    if kept.height != rows.height:
+        positions = kept[ROW].to_numpy()
+        _keep_rows(context, result, kept.drop(ROW))
+    result.dropped += dropped
+    result.available = kept.height
+    return audit, positions
+
+
+def _near_dedup(context: UnitContext, results: dict[str, TaskResult], near: dict,
+                positions: dict[str, np.ndarray]) -> None:
+    """Drop rows that are near-duplicates of rows of earlier tasks (task order matters), over the
+    spills, in the driver, where its index is built once. ``positions``: for each task that
+    decontamination dropped rows of, the rows it kept (its signatures were made before)."""
+    lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
+                         num_perm=near["num_perm"], exempt=near["exempt"],
+                         folder=context.work / "near")     # signatures spill beside the output
+    try:
         for task_id, result in results.items():
-            rows = pl.read_parquet(result.spill)
-            texts, at = compared_texts(result.task, rows)
-            audits[task_id] = Counter()
-            kept, dropped = decontaminate(rows.with_row_index(ROW), texts, index, at,
-                                          audits[task_id])
-            if kept.height != rows.height:
-                positions[task_id] = kept[ROW].to_numpy()
-                _keep_rows(context, result, kept.drop(ROW))
-            result.dropped += dropped
-            result.available = kept.height
-    on_step("decontaminate")
-    if near["enabled"]:
-        lsh = NearDuplicates(threshold=near["threshold"], ngram=near["ngram"],
-                             num_perm=near["num_perm"], exempt=near["exempt"],
-                             folder=context.work / "near")     # signatures spill beside the output
-        try:
-            for task_id, result in results.items():
-                rows = None          # a task's rows are read only when its texts or a drop need them
-                if result.signed is not None:
-                    keys = np.load(result.signed.with_suffix(".keys.npy"))
-                    flags = lsh.add_task(task_id, signed=(result.signed, keys,
-                                                          positions.get(task_id)))
-                else:
-                    rows = pl.read_parquet(result.spill)
-                    flags = lsh.add_task(task_id, source_text(result.task, rows))
-                flags = np.array(flags, dtype=bool)
-                if flags.any():
-                    result.dropped += count(flags, "near_duplicate")
-                    rows = rows if rows is not None else pl.read_parquet(result.spill)
-                    _keep_rows(context, result, rows.filter(~pl.Series(flags, dtype=pl.Boolean)))
-                result.available = len(flags) - int(flags.sum())
-        finally:
-            lsh.close()
-    on_step("near-dedup")
-    return audit_summary(audits)
+            rows = None          # a task's rows are read only when its texts or a drop need them
+            if result.signed is not None:
+                keys = np.load(result.signed.with_suffix(".keys.npy"))
+                flags = lsh.add_task(task_id, signed=(result.signed, keys,
+                                                      positions.get(task_id)))
+            else:
+                rows = pl.read_parquet(result.spill)
+                flags = lsh.add_task(task_id, source_text(result.task, rows))
+            flags = np.array(flags, dtype=bool)
+            if flags.any():
+                result.dropped += count(flags, "near_duplicate")
+                rows = rows if rows is not None else pl.read_parquet(result.spill)
+                _keep_rows(context, result, rows.filter(~pl.Series(flags, dtype=pl.Boolean)))
+            result.available = len(flags) - int(flags.sum())
+    finally:
+        lsh.close()
 
 
 def _place_shards(staged: Path, result: TaskResult, repeated: np.ndarray, moves: bool) -> list[str]:
@@ -485,13 +486,19 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         current = output_up_to_date(Path(out), cache, whole)
         if current is not None:           # nothing that decides the output has changed
             return current
+    if executor == "process":
+        # its workers start (and import this module) while the evaluation sets load
+        start_pool(workers, preload=[__name__])
     staged = StagedOutput(out)
     context = UnitContext(project.root, seed, mode, mixture, shard_rows, max_reject_rate,
                           staged.path / ".work", Path(out), use_cache)
 
-    def run(fn, units, label, costs):
-        return run_units(fn, units, executor=executor, workers=workers, costs=costs,
-                         on_done=lambda i: step(f"{tasks[i].id}: {label}"))
+    def run(fn, units, label, costs, then=None):
+        def done(i, result):
+            step(f"{tasks[i].id}: {label}")
+            if then is not None:
+                then(result)
+        return run_units(fn, units, executor=executor, workers=workers, costs=costs, on_done=done)
 
     try:
         decon = {"enabled": mixture.decontamination["enabled"]}
@@ -505,14 +512,26 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
                          whole_min_chars=index.min_chars, ignore=index.ignore)
         benchmark = {t.id: {"splits": t.benchmark_splits, "included": mixture.include_benchmarks}
                      for t in tasks if t.benchmark_splits}
-        reads = run(partial(read_unit, context), tasks, "read", read_costs(project, tasks, mode,
-                                                                           mixture))
+        audits: dict[str, Counter] = {}
+        positions: dict[str, np.ndarray] = {}   # rows decontamination kept, where it removed some
+
+        def decontaminated(result: TaskResult) -> None:
+            audits[result.task.id], kept = _decontaminate_spill(context, result, index)
+            if kept is not None:
+                positions[result.task.id] = kept
+
+        reads = run(partial(read_unit, context), tasks, "read",
+                    read_costs(project, tasks, mode, mixture),
+                    then=decontaminated if index is not None else None)
         results = {r.task.id: r for r in reads}
-        removed = _clean_sources(context, results, index, mixture.dedup["near"], step)
+        step("decontaminate")
         if index is not None:
-            decon["removed"] = removed
+            decon["removed"] = audit_summary(audits)
         index = None          # the evaluation n-grams are not held through render
         return_freed_memory()
+        if mixture.dedup["near"]["enabled"]:
+            _near_dedup(context, results, mixture.dedup["near"], positions)
+        step("near-dedup")
 
         available = {tid: r.available for tid, r in results.items()}
         task_quotas = quotas(mixture, tasks, available)
