@@ -356,6 +356,35 @@ def _decontaminate_spill(context: UnitContext, result: TaskResult, index: EvalIn
     return audit, positions
 
 
+def _read_and_clean(context: UnitContext, tasks: list[Task], run, costs: list[float],
+                    index: EvalIndex | None, step: Progress) -> tuple[dict[str, TaskResult], dict]:
+    """Read every task on the executor (``run``), decontaminating each task's rows in the driver
+    as its read comes back, then drop near-duplicates across tasks. Returns the results by task
+    and the decontamination audit (see decontaminate.audit_summary); the per-row audit and the
+    kept positions go with this call (at 50M rows they held hundreds of MB through render)."""
+    audits: dict[str, Counter] = {}
+    positions: dict[str, np.ndarray] = {}   # rows decontamination kept, where it removed some
+
+    def decontaminated(result: TaskResult) -> None:
+        audits[result.task.id], kept = _decontaminate_spill(context, result, index)
+        if kept is not None:
+            positions[result.task.id] = kept
+        # trimmed now, between reads coming back: left to the end, what the next results
+        # leave in between stays (the 4M scale build's driver held 249 MiB at render against
+        # 200 MiB trimmed after each task)
+        return_freed_memory()
+
+    reads = run(partial(read_unit, context), tasks, "read", costs,
+                then=decontaminated if index is not None else None)
+    results = {r.task.id: r for r in reads}
+    step("decontaminate")
+    near = context.mixture.dedup["near"]
+    if near["enabled"]:
+        _near_dedup(context, results, near, positions)
+    step("near-dedup")
+    return results, audit_summary(audits)
+
+
 def _near_dedup(context: UnitContext, results: dict[str, TaskResult], near: dict,
                 positions: dict[str, np.ndarray]) -> None:
     """Drop rows that are near-duplicates of rows of earlier tasks (task order matters), over the
@@ -512,26 +541,12 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
                          whole_min_chars=index.min_chars, ignore=index.ignore)
         benchmark = {t.id: {"splits": t.benchmark_splits, "included": mixture.include_benchmarks}
                      for t in tasks if t.benchmark_splits}
-        audits: dict[str, Counter] = {}
-        positions: dict[str, np.ndarray] = {}   # rows decontamination kept, where it removed some
-
-        def decontaminated(result: TaskResult) -> None:
-            audits[result.task.id], kept = _decontaminate_spill(context, result, index)
-            if kept is not None:
-                positions[result.task.id] = kept
-
-        reads = run(partial(read_unit, context), tasks, "read",
-                    read_costs(project, tasks, mode, mixture),
-                    then=decontaminated if index is not None else None)
-        results = {r.task.id: r for r in reads}
-        step("decontaminate")
+        results, removed = _read_and_clean(context, tasks, run, read_costs(project, tasks, mode,
+                                                                           mixture), index, step)
         if index is not None:
-            decon["removed"] = audit_summary(audits)
+            decon["removed"] = removed
         index = None          # the evaluation n-grams are not held through render
         return_freed_memory()
-        if mixture.dedup["near"]["enabled"]:
-            _near_dedup(context, results, mixture.dedup["near"], positions)
-        step("near-dedup")
 
         available = {tid: r.available for tid, r in results.items()}
         task_quotas = quotas(mixture, tasks, available)
