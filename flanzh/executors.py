@@ -35,7 +35,8 @@ FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 def free_cores() -> int:
     """Cores this process may use that the machine is not already busy with: the CPUs it may
     run on, less the other tasks running right now (Linux's count of runnable tasks in
-    /proc/loadavg, less this process). Elsewhere, less the one-minute load average.
+    /proc/loadavg, less this process, the fewest of a few readings). Elsewhere, less the
+    one-minute load average.
 
     Not the load average on Linux: it also counts tasks waiting on the disk, and it trails by a
     minute, so an idle 2-core machine whose kernel threads wait on I/O reads as having one free
@@ -52,12 +53,22 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+BUSY_SAMPLES, BUSY_PAUSE = 5, 0.01   # /proc/loadavg read 5 times over 40 ms
+
+
 def _busy(loadavg: str = "/proc/loadavg") -> float:
-    """Other tasks using a CPU now."""
+    """Other tasks using a CPU now: the fewest seen over a few readings, so a process that is
+    just starting or exiting (the previous build's, a shell's) does not count as a busy core. One
+    reading once took a build that followed another straight onto the serial executor."""
     try:
-        with open(loadavg, encoding="ascii") as handle:
-            running = int(handle.read().split()[3].split("/")[0])
-        return max(0, running - 1)              # this process is one of them
+        seen = []
+        for sample in range(BUSY_SAMPLES):
+            if sample:
+                time.sleep(BUSY_PAUSE)
+            with open(loadavg, encoding="ascii") as handle:
+                running = int(handle.read().split()[3].split("/")[0])
+            seen.append(max(0, running - 1))            # this process is one of them
+        return min(seen)
     except (OSError, ValueError, IndexError):
         pass
     try:

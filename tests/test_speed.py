@@ -240,6 +240,22 @@ def test_free_cores_counts_the_tasks_running_now_not_the_load_average(tmp_path, 
     assert _busy(str(tmp_path / "missing")) == os.getloadavg()[0]
 
 
+def test_a_task_running_for_one_reading_only_is_not_a_busy_core(tmp_path, monkeypatch):
+    import flanzh.executors as executors
+
+    path = tmp_path / "loadavg"
+    readings = iter(["0.5 0.5 0.5 2/130 1", "0.5 0.5 0.5 1/130 1", "0.5 0.5 0.5 3/130 1",
+                     "0.5 0.5 0.5 2/130 1", "0.5 0.5 0.5 2/130 1"])
+    path.write_text(next(readings), "ascii")
+    # between readings, the machine changes: another process exits, another starts
+    monkeypatch.setattr(executors.time, "sleep", lambda seconds: path.write_text(next(readings),
+                                                                                 "ascii"))
+    assert executors._busy(str(path)) == 0
+    path.write_text("0.5 0.5 0.5 2/130 1", "ascii")
+    monkeypatch.setattr(executors.time, "sleep", lambda seconds: None)
+    assert executors._busy(str(path)) == 1           # one other task, there at every reading
+
+
 @pytest.mark.parametrize("args, free, expected", [
     (["--data-dir", "{data}"], 2, "process"),
     (["--data-dir", "{data}"], 1, "serial"),
