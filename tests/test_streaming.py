@@ -233,3 +233,17 @@ def test_seen_in_earlier_over_hashes_of_every_partition():
     for group, flag in zip(groups, seen_in_earlier(groups)):
         assert flag.tolist() == [int(v) in earlier for v in group]
         earlier |= {int(v) for v in group}
+
+
+def test_a_failed_process_build_leaves_no_workers_behind(twin_project, tmp_path):
+    import flanzh.executors
+    from flanzh.errors import SourceError
+
+    # an extra evaluation file that is not there: the build fails after its pool has started
+    mixture = policy(tmp_path, decontamination={"enabled": True, "ngram": 13,
+                                                "extra": [str(tmp_path / "missing.jsonl")]})
+    with pytest.raises(SourceError, match="no such evaluation file"):
+        build(twin_project, tmp_path / "out", mixture=mixture, use_cache=False,
+              executor="process", workers=2)
+    assert flanzh.executors._UNIT_POOLS == {}
+    assert not (tmp_path / "out").exists()

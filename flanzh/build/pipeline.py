@@ -611,6 +611,7 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         step("report")
     except BaseException as exc:
         staged.discard()
+        release_pools()        # started before anything was read: no idle workers left behind
         full = disk_full_error(exc, out.parent, out) if isinstance(exc, Exception) else None
         if full is not None:
             raise full from exc
