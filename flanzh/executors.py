@@ -157,13 +157,14 @@ def start_pool(workers: int | None = None, preload: Sequence[str] = ()) -> None:
     it: its workers spawn now and import the modules named in ``preload`` while the caller goes
     on with its own start-up (a build loads its specs and evaluation sets meanwhile). Starting a
     worker and importing flanzh and polars in it takes about half a second."""
-    _unit_pool(workers or _cpus(), preload)
+    _unit_pool(workers, preload)
 
 
-def _unit_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
-    """One spawned pool per worker count, kept for the life of the process: a build's read and
-    render steps share its workers instead of each paying for starting (and importing flanzh and
-    polars in) processes of its own."""
+def _unit_pool(workers: int | None, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """One spawned pool per worker count (default: the CPUs this process may run on), kept for
+    the life of the process: a build's read and render steps share its workers instead of each
+    paying for starting (and importing flanzh and polars in) processes of its own."""
+    workers = workers or _cpus()
     pool = _UNIT_POOLS.get(workers)
     if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
         pool = _UNIT_POOLS[workers] = process_pool(workers, preload)
@@ -220,7 +221,7 @@ def return_freed_memory() -> None:
 def _run_process(fn, units, workers, on_done, order) -> list:
     results: list = [None] * len(units)
     # spawn, not fork: polars runs thread pools, and forking a multithreaded process is unsafe.
-    pool = _unit_pool(workers or _cpus())
+    pool = _unit_pool(workers)
     futures: list = []
     try:
         futures = [pool.submit(fn, units[index]) for index in order]     # started in this order

@@ -120,7 +120,7 @@ def test_pool_workers_share_the_cpus_among_their_polars_threads(monkeypatch):
     assert "POLARS_MAX_THREADS" not in os.environ       # the driver's own setting is untouched
 
 
-def test_a_started_pool_has_its_workers_import_what_it_was_told(monkeypatch):
+def test_a_started_pool_has_its_workers_import_what_it_was_told():
     from flanzh import executors
 
     executors.release_pools()

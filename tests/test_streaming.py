@@ -120,20 +120,25 @@ def test_record_hashes_are_equal_exactly_for_equal_records():
     assert len(set(hashes[1:])) == 5                 # swapped, another target, split elsewhere
 
 
-def test_seen_hashes_as_it_grows_agrees_with_a_set():
-    # random 64-bit hashes with repeats within and across batches, enough to grow the table
-    # several times over (and hashes equal in their low bits, which must not pile up in a slot)
+def _hash_batches():
+    """Batches of random 64-bit hashes with repeats within and across batches, enough to grow a
+    SeenHashes table several times over (with hashes equal in their low bits, which must not pile
+    up in a slot, and 0); the same batches on every call."""
     import numpy as np
-
-    from flanzh.corpus.exact_dedup import SeenHashes
 
     generator = np.random.default_rng(5)
     pool = np.concatenate([generator.integers(0, 2**64 - 1, 60_000, dtype=np.uint64),
                            np.arange(1, 5_001, dtype=np.uint64) << np.uint64(40),
                            np.array([0], dtype=np.uint64)])
-    seen, plain = SeenHashes(), set()
     for size in [1, 7, 5_000, 20_000, 30_000, 40_000]:
-        batch = generator.choice(pool, size)
+        yield generator.choice(pool, size)
+
+
+def test_seen_hashes_as_it_grows_agrees_with_a_set():
+    from flanzh.corpus.exact_dedup import SeenHashes
+
+    seen, plain = SeenHashes(), set()
+    for batch in _hash_batches():
         flags = seen.first_seen(batch).tolist()
         expected = []
         for value in batch.tolist():
@@ -143,14 +148,8 @@ def test_seen_hashes_as_it_grows_agrees_with_a_set():
     assert len(seen) == len(plain)
     assert len(seen.table) > 1 << 12
     # sized for what is expected at once, it flags the same
-    sized = SeenHashes(expected=len(plain))
-    generator = np.random.default_rng(5)
-    pool = np.concatenate([generator.integers(0, 2**64 - 1, 60_000, dtype=np.uint64),
-                           np.arange(1, 5_001, dtype=np.uint64) << np.uint64(40),
-                           np.array([0], dtype=np.uint64)])
-    again = SeenHashes()
-    for size in [1, 7, 5_000, 20_000, 30_000, 40_000]:
-        batch = generator.choice(pool, size)
+    sized, again = SeenHashes(expected=len(plain)), SeenHashes()
+    for batch in _hash_batches():
         assert sized.first_seen(batch).tolist() == again.first_seen(batch).tolist()
     assert len(sized.table) == len(again.table)
 

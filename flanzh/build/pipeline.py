@@ -360,8 +360,8 @@ def _read_and_clean(context: UnitContext, tasks: list[Task], run, costs: list[fl
                     index: EvalIndex | None, step: Progress) -> tuple[dict[str, TaskResult], dict]:
     """Read every task on the executor (``run``), decontaminating each task's rows in the driver
     as its read comes back, then drop near-duplicates across tasks. Returns the results by task
-    and the decontamination audit (see decontaminate.audit_summary); the per-row audit and the
-    kept positions go with this call (at 50M rows they held hundreds of MB through render)."""
+    and the decontamination audit (see decontaminate.audit_summary); the per-task audits and the
+    kept positions are not held past this call."""
     audits: dict[str, Counter] = {}
     positions: dict[str, np.ndarray] = {}   # rows decontamination kept, where it removed some
 

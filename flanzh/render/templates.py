@@ -511,9 +511,10 @@ def _render_few_shot(task: Task, plan, queries: pl.DataFrame, seed: int,
     from ..hashing import derive, distinct_draws_many, slot_values
 
     max_chars = {**DEFAULT_LIMITS, **task.limits}["inputs_max_chars"]
-    frame = frame.drop(LIMIT, strict=False).join(items.select("__order", "row", "template", "repeat",
-                                    pl.col("format").alias("__planned")),
-                       on="__order", how="left", maintain_order="left")
+    planned = items.select("__order", "row", "template", "repeat",
+                           pl.col("format").alias("__planned"))
+    frame = frame.drop(LIMIT, strict=False).join(planned, on="__order", how="left",
+                                                 maintain_order="left")
     pool_size = plan.pool.height
     slots = np.full((frame.height, max_exemplars), -1, dtype=np.int64)
     if pool_size:
