@@ -405,3 +405,18 @@ def test_exemplars_are_rendered_once_per_plan_across_its_batches(monkeypatch):
     # first); with it, the second only those the first did not show, the third none
     assert len(without) == 3 and without[2] == without[0]
     assert len(with_cache) == 2 and with_cache[0] == without[0] and with_cache[1] < without[1]
+
+
+@pytest.mark.parametrize("style", ["abc", "abc_inline", "jiayi", "circled", "numbered"])
+def test_marked_options_match_the_jinja_filter_at_every_length(style):
+    """The options column with markers, built one position at a time, equals the template filter
+    on every count of options the style can number, including none; a row with no options list
+    gets no text."""
+    from flanzh.render import options as filters
+    from flanzh.render.vectorise import _MARKED, OPTIONS, _marked_options
+
+    limit = len(_MARKED[style][0])
+    lists = [[f"选项{i}" for i in range(count)] for count in range(limit + 1)] + [None]
+    frame = pl.DataFrame({OPTIONS: lists}, schema={OPTIONS: pl.List(pl.Utf8)})
+    got = frame.select(_marked_options(*_MARKED[style]).alias("text"))["text"].to_list()
+    assert got == [getattr(filters, style)(o) for o in lists[:-1]] + [None]

@@ -27,6 +27,21 @@ _JOINED = {"dunhao": "、", "lines": "\n"}
 _LETTER_STYLES = {"abc": ABC, "jiayi": JIAYI, "circled": CIRCLED, "numbered": NUMBERS}
 
 
+def _marked_options(markers: str | tuple, after: str, between: str) -> pl.Expr:
+    """The options, each after its marker, joined: one text per position, not a ``list.eval``
+    over every row's list (3-4x the CPU time on 15 options, measured). Options past the last
+    marker and null options are left out, and no options give an empty text, as before."""
+    options = pl.col(OPTIONS)
+    count = options.list.len()
+    # null past a row's last option (guarded: cheaper than list.get's own bounds check), and
+    # a null part is left out of the join
+    parts = [pl.when(count > i).then(pl.concat_str([pl.lit(marker + after),
+                                                    options.list.get(i, null_on_oob=True)]))
+             for i, marker in enumerate(markers)]
+    return pl.when(options.is_not_null()).then(
+        pl.concat_str(parts, separator=between, ignore_nulls=True))
+
+
 class Unsupported(Exception):
     """The template needs the per-row jinja2 path."""
 
@@ -379,11 +394,7 @@ class _Compiler:
                 pl.concat_str([options.list.slice(0, options.list.len() - 1).list.join("、"),
                                pl.lit("或"), options.list.last()]))
         if is_options and node.name in _MARKED and not args:
-            markers, after, between = _MARKED[node.name]
-            marker = pl.int_range(pl.len()).replace_strict(
-                dict(enumerate(markers)), default=None, return_dtype=pl.Utf8)
-            return pl.col(OPTIONS).list.eval(
-                pl.concat_str([marker, pl.lit(after), pl.element()])).list.join(between)
+            return _marked_options(*_MARKED[node.name])
         if is_options and node.name == "letter_of" and 1 <= len(args) <= 2 \
                 and isinstance(args[0], nodes.Name) and args[0].name == self.task.answer_field:
             style = "abc"
