@@ -15,6 +15,7 @@ import pytest
 
 from flanzh.build.pipeline import build
 from flanzh.build.report import stats_text
+from flanzh.corpus import decontaminate as decon
 from flanzh.corpus.decontaminate import (EvalIndex, audit_summary, compared_texts, decontaminate,
                                          read_extra_eval_file)
 from flanzh.errors import SpecError
@@ -210,10 +211,10 @@ def plain_find(eval_items, rows, n, limit, row_limit, min_chars, shared=50):
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_find_equals_the_plain_definition(seed):
+def overlapping_case(seed: int):
     """Five letters: random 13-grams never meet by chance, planted spans, phrases in many items
-    or rows, short texts and shared passages do; a few words of two letters overlap often."""
+    or rows, short texts and shared passages do; a few words of two letters overlap often.
+    Returns (evaluation items, rows, their index)."""
     rng = random.Random(seed)
     phrases = ["花呗借还款花呗借还款花呗借还", "借借还还款款花花呗呗借借还还", "款还借呗花款还借呗花款还借呗"]
 
@@ -233,13 +234,47 @@ def test_find_equals_the_plain_definition(seed):
         rows.append([text(0, 10) + source[at:at + rng.randint(10, 18)] + text(0, 10), text(0, 5)])
     rows += [list(item) for item in rng.sample(eval_items, 20)] * 2
     rows += [[rng.choice(eval_items)[1], text(0, 5)] for _ in range(20)]
-    index = policy_index(eval_items, max_eval_items=6, max_source_rows=8)
+    return eval_items, rows, policy_index(eval_items, max_eval_items=6, max_source_rows=8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_find_equals_the_plain_definition(seed):
+    eval_items, rows, index = overlapping_case(seed)
     owners, why = index.find(*flattened(rows), len(rows))
     got = [why.get(i) for i in range(len(rows))]
     assert got == plain_find(eval_items, rows, 13, 6, 8, 4)
     kinds = Counter(g[0] for g in got if g)
     assert kinds["ngram"] > 20 and kinds["item"] + kinds["text"] > 5
     assert 0 < sum(g is None for g in got) < len(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_find_is_the_same_in_batches_of_a_few_rows_and_when_every_text_may_match_whole(
+        seed, monkeypatch):
+    """find builds normalised strings only for the rows with a text whose code points hash as an
+    evaluation text's does (and for texts sharing an n-gram). Batches of a few rows (never one
+    split between two) and a hash every text collides on give the same answer."""
+    eval_items, rows, _ = overlapping_case(seed)
+    # a short evaluation text in 12 rows, each with another text: shared by too many rows to be
+    # evidence, which only the rows' other texts tell; and one in two rows, which matches
+    eval_items += [["款款花呗借还", "呗呗"], ["还还借借花花", "款"]]
+    rows += [["款款花呗借还", f"其他{i}"] for i in range(12)] + [["还还借借花花", "其他"]] * 2
+    index = policy_index(eval_items, max_eval_items=6, max_source_rows=8)
+    expected = plain_find(eval_items, rows, 13, 6, 8, 4)
+    assert expected[-14:] == [None] * 12 + [("text", "还还借借花花")] * 2
+    texts, at = flattened(rows)
+    monkeypatch.setattr(decon, "BATCH_CHARS", 40)
+    monkeypatch.setattr(decon, "THREADS", 2)
+    batches = decon._batches(pl.Series(texts, dtype=pl.Utf8), np.asarray(at))
+    assert len(batches) > 100
+    assert all(at[begin] != at[begin - 1] for begin, _ in batches[1:])
+    assert [why for why in map(index.find(texts, at, len(rows))[1].get, range(len(rows)))] \
+        == expected
+    monkeypatch.setattr(decon._Windows, "spans",
+                        lambda self, begins, ends: np.zeros(len(begins), dtype=np.uint32))
+    colliding = policy_index(eval_items, max_eval_items=6, max_source_rows=8)
+    assert [why for why in map(colliding.find(texts, at, len(rows))[1].get, range(len(rows)))] \
+        == expected
 
 
 # -- what a row is compared on -------------------------------------------------------------------

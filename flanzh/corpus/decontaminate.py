@@ -59,7 +59,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..errors import SourceError
-from ..read.textnorm import normalise_texts, normalised_codepoints, per_character_table
+from ..read.textnorm import normalise_texts, normalised_codepoints, per_character_table, utf32
 from ..spec.specs import Task
 
 _BASE = 16777619                     # the 32-bit FNV prime (odd, so invertible mod 2^32)
@@ -121,6 +121,14 @@ class _Windows:
         with np.errstate(over="ignore"):
             hashes = self.prefix[positions + width] - self.prefix[positions]
             hashes *= self.up[positions + (width - 1)]
+        return hashes
+
+    def spans(self, begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The hash of each span ``points[begin:end]`` (0 for an empty one): the hash ``at``
+        gives a window of that width."""
+        with np.errstate(over="ignore"):
+            hashes = self.prefix[ends] - self.prefix[begins]
+            hashes *= self.up[np.maximum(ends - 1, 0)]
         return hashes
 
     def strided(self, width: int, step: int) -> np.ndarray:
@@ -450,6 +458,7 @@ class EvalIndex:
                                                   key=lambda e: -e["eval_items"])[:10]
         self.values = values.select("norm", pl.col("first").alias("eval_item"))
         self.item_texts = self._norms[0].unique()
+        self.item_hashes = np.unique(_text_hashes(self.item_texts))
         self.items = items.select("norm", pl.col("first").alias("eval_item"))
 
     def owner_ids(self, texts, rows=None, count: int | None = None) -> np.ndarray:
@@ -477,14 +486,16 @@ class EvalIndex:
         strings_on = bool(whole_on)
         if not len(texts) or not (grams_on or whole_on):
             return owners, why
-        batches = _batches(texts)
+        # whole rows to a batch: a batch normalises as text all the texts of a row that may be an
+        # evaluation text or item
+        batches = _batches(texts, rows)
         per_character_table()                       # built once, before the threads start
         found: list = [None] * len(batches)
 
         def run(k):
             begin, end = batches[k]
             found[k] = self._batch_matches(texts.slice(begin, end - begin), begin, grams_on,
-                                           strings_on)
+                                           strings_on, rows[begin:end])
 
         if THREADS > 1 and len(batches) > 1:
             with ThreadPoolExecutor(THREADS) as pool:
@@ -495,10 +506,13 @@ class EvalIndex:
         text_at = self._joined([f[0] for f in found], np.int64)
         cand = self._joined([f[1] for f in found], np.int64)
         target = self._joined([f[2] for f in found], np.int64)
-        norms = pl.concat([f[3] for f in found]) if strings_on else None
+        # the normalised texts (see _batch_matches): those that may be evaluation texts, the
+        # other texts of their rows, and the texts sharing an n-gram; the others are none
+        wanted = self._joined([f[3] for f in found], np.int64)
+        norms = pl.concat([f[4] for f in found]) if strings_on else None
         matched: list[tuple[np.ndarray, np.ndarray, list]] = []     # (rows, sets, whys) by kind
         if whole_on:
-            frame = pl.DataFrame({"text": np.arange(len(texts)), "row": rows, "norm": norms})
+            frame = pl.DataFrame({"text": wanted, "row": rows[wanted], "norm": norms})
 
             def keys_of(selected: np.ndarray) -> pl.DataFrame:
                 """The rows' compared texts, normalised and joined: what a row is as an item."""
@@ -516,7 +530,8 @@ class EvalIndex:
             matched.append((hit["row"].to_numpy(), self.item_sets[hit["eval_item"].to_numpy()],
                             [("text", t) for t in hit["norm"]]))
             # a row can be an evaluation item only if each of its texts is an evaluation text
-            outside = ~norms.is_in(self.item_texts).to_numpy()
+            outside = np.ones(len(texts), dtype=bool)
+            outside[wanted] = ~norms.is_in(self.item_texts).to_numpy()
             candidates = np.flatnonzero((np.bincount(rows[outside], minlength=count) == 0)
                                         & (np.bincount(rows, minlength=count) > 0))
             row_keys = keys_of(candidates)
@@ -541,7 +556,7 @@ class EvalIndex:
                     found = pl.Series(normalise_texts(texts.gather(unique).to_list()),
                                       dtype=pl.Utf8).gather(inverse)
                 else:
-                    found = norms.gather(text_at)
+                    found = norms.gather(np.searchsorted(wanted, text_at))
                 ids = np.where(found.str.len_chars().to_numpy() >= SHARED_TEXT_CHARS,
                                found.rank("dense").to_numpy().astype(np.int64),
                                -1 - rows[text_at])
@@ -566,21 +581,48 @@ class EvalIndex:
                 why[row] = (kind, self.gram(match))
         return owners, why
 
-    def _batch_matches(self, texts: pl.Series, offset: int, grams_on: bool, strings_on: bool):
+    def _batch_matches(self, texts: pl.Series, offset: int, grams_on: bool, strings_on: bool,
+                       text_rows: np.ndarray):
         """Every n-gram of ``texts`` found in the index: (text, its position in the batch, its
-        first position in the evaluation texts), and the normalised texts when asked."""
-        n, k, step = self.ngram, self.sample, self.step
+        first position in the evaluation texts); with ``strings_on``, also some texts normalised:
+        (their texts, in order, and their normalised strings). Those are every text of a row
+        (``text_rows``: each text's row) with a text that may be an evaluation text, its
+        normalised code points hashing as one does, and every text with an n-gram found; any
+        other text is no evaluation text (building every text's string cost more than the
+        n-grams)."""
         points, starts, rows = normalised_codepoints(texts)
-        norms = _strings(points, starts, rows, len(texts)) if strings_on else None
         none = np.zeros(0, np.int64)
-        if not grams_on:
-            return none, none, none, norms
-        windows = _Windows(points)
+        windows = _Windows(points) if grams_on or strings_on else None
+        found = (none, none, none)
+        if grams_on:
+            found = self._gram_matches(points, starts, rows, windows)
+        if not strings_on:
+            return (found[0] + offset, found[1], found[2], none, None)
+        segment = np.arange(len(texts), dtype=np.int64)     # each text's segment
+        segment[rows[len(texts):]] = np.arange(len(texts), len(rows), dtype=np.int64)
+        hashes = windows.spans(starts[segment], starts[segment + 1])
+        near = np.searchsorted(self.item_hashes, hashes)
+        maybe = self.item_hashes[np.minimum(near, len(self.item_hashes) - 1)] == hashes \
+            if len(self.item_hashes) else np.zeros(len(texts), dtype=bool)
+        wanted = np.isin(text_rows, text_rows[maybe])
+        wanted[found[0]] = True
+        wanted = np.flatnonzero(wanted)
+        if len(wanted) == len(texts):
+            norms = _strings(points, starts, rows, len(texts))
+        else:
+            norms = _strings(*_segments(points, starts, segment[wanted]), len(wanted))
+        return (found[0] + offset, found[1], found[2], wanted + offset, norms)
+
+    def _gram_matches(self, points: np.ndarray, starts: np.ndarray, rows: np.ndarray,
+                      windows: _Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A batch's n-grams found in the index (see _batch_matches), its texts numbered from 0."""
+        n, k, step = self.ngram, self.sample, self.step
+        none = np.zeros(0, np.int64)
         # every n-gram holds the k-gram starting at the one multiple of step among its first
         # step positions: only n-grams around a sampled k-gram that may be evaluation text count
         hits = self.sample_filter.maybe(windows.strided(k, step)) * step
         if not len(hits):
-            return none, none, none, norms
+            return none, none, none
         candidates = (hits[:, None] - np.arange(step, dtype=np.int64)[None, :]).ravel()
         candidates = candidates[(candidates >= 0) & (candidates <= len(points) - n)]
         grams = windows.at(candidates, n)
@@ -603,8 +645,7 @@ class EvalIndex:
         for at in range(n):
             same &= points[source + at] == self.points[target + at]
         which, target = which[same], target[same]
-        return (rows[segments[which]] + offset, candidates[which], target.astype(np.int64),
-                norms)
+        return rows[segments[which]], candidates[which], target.astype(np.int64)
 
     def matches(self, texts, rows=None, count: int | None = None) -> list[str | None]:
         """For each row, the evaluation set it matches, or None."""
@@ -642,6 +683,25 @@ def _mostly_covered(texts: np.ndarray, starts: np.ndarray, common: np.ndarray, n
     return covered >= n - n // 2
 
 
+def _segments(points: np.ndarray, starts: np.ndarray, chosen: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``chosen`` segments of (points, starts) alone, in that order, as _strings takes them."""
+    lengths = starts[chosen + 1] - starts[chosen]
+    bounds = np.zeros(len(chosen) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    at = np.arange(int(bounds[-1]), dtype=np.int64) + np.repeat(starts[chosen] - bounds[:-1],
+                                                                 lengths)
+    return points[at], bounds, np.arange(len(chosen), dtype=np.int64)
+
+
+def _text_hashes(texts: pl.Series) -> np.ndarray:
+    """The hash of each (normalised) text's code points, as _Windows.spans gives it."""
+    points = utf32(texts)
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(texts.str.len_chars().to_numpy(), out=bounds[1:])
+    return _Windows(points).spans(bounds[:-1], bounds[1:])
+
+
 def _strings(points: np.ndarray, starts: np.ndarray, rows: np.ndarray, count: int) -> pl.Series:
     """normalised_codepoints' output back as one normalised string per text, in text order (a
     text normalised by polars has an empty segment in its place and its own at the end)."""
@@ -665,15 +725,18 @@ def _series(texts) -> pl.Series:
     return pl.Series(list(texts), dtype=pl.Utf8)
 
 
-def _batches(texts: pl.Series) -> list[tuple[int, int]]:
-    """(begin, end) row ranges of about BATCH_CHARS characters each (at least one row)."""
+def _batches(texts: pl.Series, rows: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(begin, end) text ranges of about BATCH_CHARS characters each (at least one text); with
+    ``rows`` (each text's row, non-decreasing), never splitting a row's texts."""
     if not len(texts):
         return []
     sizes = texts.str.len_chars().fill_null(0).to_numpy().astype(np.int64)
     ends = np.cumsum(sizes)
-    cuts = np.searchsorted(ends, np.arange(BATCH_CHARS, int(ends[-1]), BATCH_CHARS),
-                           side="right") + 1
-    bounds = np.concatenate([[0], np.minimum(cuts, len(texts)), [len(texts)]])
+    cuts = np.minimum(np.searchsorted(ends, np.arange(BATCH_CHARS, int(ends[-1]), BATCH_CHARS),
+                                      side="right") + 1, len(texts))
+    if rows is not None and len(cuts):
+        cuts = np.searchsorted(rows, rows[cuts - 1], side="right")     # after the row's last
+    bounds = np.concatenate([[0], cuts, [len(texts)]])
     bounds = bounds[np.r_[True, bounds[1:] != bounds[:-1]]]             # (already sorted)
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
