@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flanzh.hashing import (derive, derive_one, distinct_draws, hex_ids, key_hash, key_hashes,
-                            permutation_of, permutations, stable_hash, uniform, uniform_one)
+                            keys_digest, permutation_of, permutations, stable_hash, uniform,
+                            uniform_one)
 
 keys = st.lists(st.text(max_size=40), min_size=1, max_size=30)
 
@@ -30,6 +31,19 @@ def test_a_key_hashes_the_same_whatever_its_neighbours_and_offset():
     alone = [int(key_hashes(1, "t", [v])[0]) for v in values]
     assert key_hashes(1, "t", values).tolist() == alone
     assert key_hashes(1, "t", pl.Series(values).slice(1, 3)).tolist() == alone[1:]
+
+
+def test_a_keys_digest_tells_key_lists_apart_whatever_their_chunks():
+    """The render cache key's digest of the rows kept: the same keys give the same digest as a
+    slice, in several chunks or as a list; moving a boundary, an order or an empty key does not."""
+    values = ["ab", "c", "", "一段键", "k:1"]
+    digest = keys_digest(values)
+    chunked = pl.concat([pl.Series(values[:2]), pl.Series(values[2:])], rechunk=False)
+    assert chunked.n_chunks() == 2
+    assert keys_digest(chunked) == keys_digest(pl.Series(["x", *values]).slice(1, 5)) == digest
+    others = [["a", "bc", "", "一段键", "k:1"], ["c", "ab", "", "一段键", "k:1"],
+              ["ab", "c", "一段键", "k:1"], ["ab", "c", "", "", "一段键", "k:1"]]
+    assert len({digest, *map(keys_digest, others)}) == 5
 
 
 def test_hashes_are_pinned():

@@ -15,7 +15,6 @@ rows_read + rows_repeated == rows_written + sum(dropped), and fails loudly if it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -45,7 +44,7 @@ from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..digests import remembered
 from ..executors import (check_executor, release_pools, return_freed_memory, run_units,
                          start_pool)
-from ..hashing import key_hashes
+from ..hashing import keys_digest
 from ..project import Project
 from ..read.download import read_record
 from ..read.normalise import SPLIT, empty_rows, normalise
@@ -132,7 +131,7 @@ def render_task(result: TaskResult, seed: int, mixture: Mixture, quota: int | No
     result.hashes = np.zeros(0, dtype=np.uint64)
     if result.rows.height == 0:
         return
-    kept = hashlib.sha256(key_hashes(0, task.id, result.rows[KEY]).tobytes()).hexdigest()
+    kept = keys_digest(result.rows[KEY])
     key = fingerprint("render", result.read_key, task.templates_sha256, seed, policy, quota,
                       mixture.policy["max_repeat"], kept, shard_rows, RECORDS_LAYOUT, RECORD_HASH)
     cached = cache.load_folder("render", task.id, key) if cache else None
