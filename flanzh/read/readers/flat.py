@@ -208,9 +208,11 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
     return frame.with_columns(casts) if casts else frame
 
 
-_NUMBER = r"^-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$"
-_INTEGER = r"^-?\d+$"
-_NESTED = r"(?s)^(?:\[.*\]|\{.*\})$"
+# What polars may have written into a String column for a value that was not a string: a list
+# or an object, a number, a boolean; for a label or key, a number that is not an integer (an
+# integer's digits are exact). One pattern each, so a column is scanned once.
+_COERCED_TEXT = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|true|false)$"
+_COERCED_LABEL = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*(?:[eE][+-]?\d+)?|[eE][+-]?\d+))$"
 
 
 def _maybe_coerced(column: pl.Series, strict: bool) -> bool:
@@ -218,12 +220,7 @@ def _maybe_coerced(column: pl.Series, strict: bool) -> bool:
     silently when a column mixes kinds): a value that reads as a number (for a label, one that is
     not an integer: those are exact), a boolean (for text) or a list or object. A real string of
     that shape only sends the split to the row-by-row reader."""
-    looks = column.str.contains(_NESTED)
-    if strict:
-        looks = looks | column.str.contains(_NUMBER) | column.is_in(["true", "false"])
-    else:
-        looks = looks | (column.str.contains(_NUMBER) & ~column.str.contains(_INTEGER))
-    return bool(looks.any())
+    return bool(column.str.contains(_COERCED_TEXT if strict else _COERCED_LABEL).any())
 
 
 def _parquet(files: list[Path]) -> pl.DataFrame:
