@@ -410,13 +410,41 @@ def test_exemplars_are_rendered_once_per_plan_across_its_batches(monkeypatch):
 @pytest.mark.parametrize("style", ["abc", "abc_inline", "jiayi", "circled", "numbered"])
 def test_marked_options_match_the_jinja_filter_at_every_length(style):
     """The options column with markers, built one position at a time, equals the template filter
-    on every count of options the style can number, including none; a row with no options list
-    gets no text."""
+    on every count of options the style can number, including none; a row with more options
+    (where the filter fails) or no options list gets null, and so does one over a given bound."""
     from flanzh.render import options as filters
     from flanzh.render.vectorise import _MARKED, OPTIONS, _marked_options
 
     limit = len(_MARKED[style][0])
-    lists = [[f"选项{i}" for i in range(count)] for count in range(limit + 1)] + [None]
+    lists = [[f"选项{i}" for i in range(count)] for count in range(limit + 2)] + [None]
     frame = pl.DataFrame({OPTIONS: lists}, schema={OPTIONS: pl.List(pl.Utf8)})
     got = frame.select(_marked_options(*_MARKED[style]).alias("text"))["text"].to_list()
-    assert got == [getattr(filters, style)(o) for o in lists[:-1]] + [None]
+    assert got == [getattr(filters, style)(o) for o in lists[:-2]] + [None, None]
+    with pytest.raises(ValueError, match="too many"):
+        getattr(filters, style)(lists[-2])
+    bounded = frame.select(_marked_options(*_MARKED[style], bound=3).alias("text"))["text"]
+    assert bounded.to_list() == got[:4] + [None] * (len(lists) - 4)
+
+
+def test_options_bound_is_the_most_options_any_row_is_shown():
+    """The vector path builds marked options only up to options_bound: every task's sample rows get
+    no more options than that, and a task with fixed choices reaches it."""
+    from test_tasks import sample_rows
+
+    from flanzh.build.pipeline import DEFAULT_SEED
+    from flanzh.render.choices import row_options
+    from flanzh.render.vectorise import options_bound
+    from flanzh.spec.specs import load_tasks
+
+    checked = 0
+    for task in load_tasks(PROJECT):
+        if not task.has_choices:
+            assert options_bound(task) is None
+            continue
+        counts = [len(row_options(task, row, DEFAULT_SEED)) for row in sample_rows(task)]
+        bound = options_bound(task)
+        assert bound is None or max(counts) <= bound, task.id
+        if task.choices is not None:
+            assert max(counts) == bound, task.id
+            checked += 1
+    assert checked > 10

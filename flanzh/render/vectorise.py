@@ -27,31 +27,34 @@ _JOINED = {"dunhao": "、", "lines": "\n"}
 _LETTER_STYLES = {"abc": ABC, "jiayi": JIAYI, "circled": CIRCLED, "numbered": NUMBERS}
 
 
-def _marked_options(markers: str | tuple, after: str, between: str) -> pl.Expr:
+def options_bound(task: Task) -> int | None:
+    """The most options a row of ``task`` is shown (row_options and options_column give no more),
+    or None when its per-row lists are not capped."""
+    if task.choices is not None:
+        return len(task.choices) if task.max_options is None else min(len(task.choices),
+                                                                      task.max_options)
+    return task.max_options if task.choices_field is not None else None
+
+
+def _marked_options(markers, after: str, between: str, bound: int | None = None) -> pl.Expr:
     """The options, each after its marker, joined: one text per position, not a ``list.eval``
-    over every row's list (3-4x the CPU time on 15 options, measured). Options past the last
-    marker and null options are left out, and no options give an empty text, as before."""
+    over every row's list (3-4x the CPU time on 15 options, measured), and no more positions than
+    ``bound`` (options_bound; numbered has 99 markers). A row with more options than the style
+    can number gets null, as the template filter fails on it (and so would one over the bound,
+    never silently cut short); null options are left out and no options give an empty text."""
     options = pl.col(OPTIONS)
     count = options.list.len()
     # null past a row's last option (guarded: cheaper than list.get's own bounds check), and
     # a null part is left out of the join
     parts = [pl.when(count > i).then(pl.concat_str([pl.lit(marker + after),
                                                     options.list.get(i, null_on_oob=True)]))
-             for i, marker in enumerate(markers)]
-    return pl.when(options.is_not_null()).then(
+             for i, marker in enumerate(markers[:bound])]
+    return pl.when(count <= len(parts)).then(
         pl.concat_str(parts, separator=between, ignore_nulls=True))
 
 
 class Unsupported(Exception):
     """The template needs the per-row jinja2 path."""
-
-
-def max_options(source_ast: nodes.Template) -> int:
-    """How many options the marked styles this template uses can number (rows with more take
-    the jinja2 path, which reports them)."""
-    limits = [len(_MARKED[f.name][0]) for f in source_ast.find_all(nodes.Filter) if f.name in _MARKED]
-    limits += [len(_LETTER_STYLES["abc"])]
-    return min(limits)
 
 
 # The per-row text limit in the frame a template's expression runs over (templates.py sets it:
@@ -394,7 +397,7 @@ class _Compiler:
                 pl.concat_str([options.list.slice(0, options.list.len() - 1).list.join("、"),
                                pl.lit("或"), options.list.last()]))
         if is_options and node.name in _MARKED and not args:
-            return _marked_options(*_MARKED[node.name])
+            return _marked_options(*_MARKED[node.name], bound=options_bound(self.task))
         if is_options and node.name == "letter_of" and 1 <= len(args) <= 2 \
                 and isinstance(args[0], nodes.Name) and args[0].name == self.task.answer_field:
             style = "abc"
@@ -402,8 +405,11 @@ class _Compiler:
                 if not isinstance(args[1], nodes.Const) or args[1].value not in _LETTER_STYLES:
                     raise Unsupported("letter_of style")
                 style = args[1].value
-            return pl.col(GOLD_INDEX).replace_strict(
-                dict(enumerate(_LETTER_STYLES[style])), default=None, return_dtype=pl.Utf8)
+            markers = _LETTER_STYLES[style]
+            # null, as the filter fails, when the row has more options than the style numbers
+            return pl.when(pl.col(OPTIONS).list.len() <= len(markers)).then(
+                pl.col(GOLD_INDEX).replace_strict(dict(enumerate(markers)), default=None,
+                                                  return_dtype=pl.Utf8))
         if node.name == "length" and not args:
             return self._number(node).cast(pl.Utf8)
         if node.name == "join" and len(args) <= 1 and not is_options:
