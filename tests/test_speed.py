@@ -42,10 +42,10 @@ def test_vectorised_templates_get_jinja2_code_only_when_used(monkeypatch):
     assert "input" in vars(one) and one.input is one.input
 
 
-def _modules_after(code: str) -> list[str]:
+def _modules_after(code: str, names: tuple[str, ...] = HEAVY) -> list[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('LOADED:', *(m for m "
-                          f"in {HEAVY!r} if m in sys.modules))"],
+                          f"in {names!r} if m in sys.modules))"],
                          capture_output=True, text=True, env=env, cwd=PROJECT.root, check=True)
     last = out.stdout.splitlines()[-1].split()
     assert last[0] == "LOADED:", out.stdout
@@ -66,6 +66,12 @@ def test_the_build_modules_import_no_heavy_library():
     # the pipeline imports datasets only to read a source that needs it; the report's plots are
     # SVG written by flanzh itself
     assert _modules_after("import flanzh.build.pipeline, flanzh.read.sources, flanzh.build.report") == []
+
+
+def test_pool_workers_import_no_spec_validator_or_network_stack():
+    """Every pool worker of a build imports the pipeline: specs are validated in the driver
+    (jsonschema, 40 ms), and the plots' XML escaping came with urllib and ssl (25 ms)."""
+    assert _modules_after("import flanzh.build.pipeline", ("jsonschema", "urllib.request")) == []
 
 
 def test_rendering_options_imports_no_heavy_library():

@@ -8,9 +8,14 @@ browser."""
 from __future__ import annotations
 
 import math
-from xml.sax.saxutils import escape
+import html
 
 import numpy as np
+
+def escape(text: str) -> str:
+    """&, < and > as entities (xml.sax.saxutils.escape, which imports ssl through urllib)."""
+    return html.escape(text, quote=False)
+
 
 # Tableau's 20-colour categorical palette: neighbouring categories stay distinguishable.
 PALETTE = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728",

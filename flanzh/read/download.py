@@ -21,8 +21,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -93,6 +91,11 @@ def _entry(lock: dict, task: Task) -> dict:
 
 
 def _open(url: str, start: int):
+    # imported here: the build imports this module for read_record, and urllib.request brings
+    # http.client and ssl into every pool worker
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "flanzh"})
     if start:
         request.add_header("Range", f"bytes={start}-")

@@ -6,9 +6,6 @@ import json
 from functools import cache
 from importlib import resources
 
-import jsonschema
-from jsonschema.exceptions import best_match
-
 
 @cache
 def load_schema(name: str) -> dict:
@@ -26,6 +23,10 @@ def json_path(parts) -> str:
 
 def schema_problems(document, schema_name: str, label: str) -> list[str]:
     """Every schema violation in ``document``, sorted by location, as ``label: $.path: message``."""
+    # imported here: a build's pool workers get their specs loaded and never validate one
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     problems = []
     for error in validator.iter_errors(document):
