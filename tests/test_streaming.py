@@ -218,6 +218,31 @@ def test_a_parts_bytes_do_not_depend_on_how_its_records_were_chunked(tmp_path):
     assert (tmp_path / "chunked.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
 
 
+def test_only_the_record_columns_of_few_values_are_dictionary_encoded(tmp_path):
+    """Arrow tries a dictionary on every column unless told; on the ids and texts it gives up
+    after a page, which cost time and size. The columns named for it are record columns."""
+    import pyarrow.parquet as pq
+
+    from flanzh.build.writer import DICTIONARY_COLUMNS, write_records
+    from flanzh.render.records import RECORD_SCHEMA
+
+    assert set(DICTIONARY_COLUMNS) < set(RECORD_SCHEMA)
+    n = 3000
+    records = pl.DataFrame({
+        "id": [f"{i:032x}" for i in range(n)], "task": "sim_afqmc", "category": "相似度",
+        "source": "afqmc", "template_id": [f"sim_afqmc_{i % 12:02d}" for i in range(n)],
+        "format": "zs_opt", "exemplars": [i % 4 for i in range(n)],
+        "inputs": [f"第{i}个问题的输入" for i in range(n)], "targets": ["是", "否"] * (n // 2),
+        "source_split": "train", "source_key": [str(i) for i in range(n)], "license": "apache-2.0",
+        "commercial_use": True}, schema=RECORD_SCHEMA)
+    write_records(records, tmp_path / "records.parquet")
+    meta = pq.ParquetFile(tmp_path / "records.parquet").metadata.row_group(0)
+    encoded = {meta.column(j).path_in_schema for j in range(meta.num_columns)
+               if "RLE_DICTIONARY" in meta.column(j).encodings}
+    assert encoded == set(DICTIONARY_COLUMNS)
+    assert pl.read_parquet(tmp_path / "records.parquet").equals(records)
+
+
 def test_seen_in_earlier_over_hashes_of_every_partition():
     # real hashes spread over all 16 partitions (top bits); repeats across groups in each
     import numpy as np

@@ -21,7 +21,8 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": 
 
 
 ROW_GROUP_ROWS = 65_536     # a row group's text stays far below arrow `string`'s 2 GiB per array
-RECORDS_LAYOUT = "parquet/arrow-string"   # in cache keys: parts cached in another layout are redone
+# in cache keys: parts cached in another layout are redone
+RECORDS_LAYOUT = "parquet/arrow-string/dictionary-few"
 
 
 def _plain_text(dtype):
@@ -35,7 +36,14 @@ def _plain_text(dtype):
     return dtype
 
 
-PARQUET_WRITER = {"compression": "zstd", "compression_level": 3, "write_statistics": False}
+# Dictionary encoding for the columns of few distinct values only: arrow tries it on every column
+# by default and gives up on the texts and ids after a page, which cost 7% of the write and left
+# the files 4% larger (500k tnews records: 0.44 -> 0.41 s, 24.9 -> 24.0 MB). (Parquet never
+# dictionary-encodes booleans.)
+DICTIONARY_COLUMNS = ["task", "category", "source", "template_id", "format", "exemplars",
+                      "source_split", "license"]
+PARQUET_WRITER = {"compression": "zstd", "compression_level": 3, "write_statistics": False,
+                  "use_dictionary": DICTIONARY_COLUMNS}
 
 
 def _plain_table(frame):
