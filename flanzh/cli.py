@@ -121,6 +121,39 @@ def build(
         "--workers", min=1, help="Processes or local Ray CPUs (default: the CPU count).")] = None,
 ):
     """Build the corpus (default: every task, from the bundled samples, offline)."""
+    from .build import MANIFEST
+
+    if data_dir is not None and from_hub:
+        raise FlanzhError("--data-dir and --from-hub are two different sources; pick one")
+    if not from_hub:
+        _offline()
+    if executor is None:
+        # The samples are too small to pay for starting worker processes.
+        from .executors import default_executor, free_cores
+
+        samples = data_dir is None and not from_hub
+        executor = "serial" if samples else default_executor(free_cores())
+    if executor == "process" and not (out / MANIFEST).is_file():
+        # Nothing built there yet, so nothing can be up to date: the workers start now and
+        # import the pipeline while this process imports it and loads and checks the specs
+        # (about half a second); over an earlier build the pipeline starts them once it knows
+        # the output is out of date.
+        from .executors import release_pools, start_pool
+
+        start_pool(workers, preload=["flanzh.build.pipeline"])
+        try:
+            _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor,
+                   workers)
+        except BaseException:
+            release_pools(now=True)     # (a spec error need not wait for the workers' imports)
+            raise
+        return
+    _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers)
+
+
+def _build(out: Path, tasks: Optional[str], seed: Optional[int], data_dir: Optional[Path],
+           from_hub: bool, mixture: Optional[Path], max_reject_rate: Optional[float],
+           executor: str, workers: Optional[int]) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .spec.mixture import load_mixture
@@ -130,10 +163,6 @@ def build(
     from .render.templates import compile_templates
     from .spec.specs import load_tasks, task_ids
 
-    if data_dir is not None and from_hub:
-        raise FlanzhError("--data-dir and --from-hub are two different sources; pick one")
-    if not from_hub:
-        _offline()
     mode = (SourceMode("hub") if from_hub else
             SourceMode("data_dir", data_dir) if data_dir else SourceMode("samples"))
     project = _project()
@@ -141,11 +170,6 @@ def build(
     for task in load_tasks(project, ids):    # spec and template errors before the progress bar
         compile_templates(task)
     seed = DEFAULT_SEED if seed is None else seed
-    if executor is None:
-        # The samples are too small to pay for starting worker processes.
-        from .executors import default_executor, free_cores
-
-        executor = "serial" if mode.kind == "samples" else default_executor(free_cores())
     if mixture is None and (project.root / "mixture.yaml").is_file():
         mixture = project.root / "mixture.yaml"
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
@@ -368,7 +392,7 @@ def _read_manifest(folder: Path) -> dict:
     import json
 
     from .errors import BuildError
-    from .build.writer import MANIFEST
+    from .build import MANIFEST
 
     path = Path(folder) / MANIFEST
     if not path.is_file():

@@ -196,11 +196,16 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
             os.environ.pop(POLARS_THREADS, None)
 
 
-def release_pools() -> None:
+def release_pools(now: bool = False) -> None:
     """Stop the kept pools' workers (a build calls this once its last units are done, so idle
-    workers do not hold their memory through the driver's own steps)."""
+    workers do not hold their memory through the driver's own steps). ``now``: terminate them
+    instead of letting them finish what they do (a build that fails before its first unit need
+    not wait for its workers to finish importing the pipeline)."""
     while _UNIT_POOLS:
         _, pool = _UNIT_POOLS.popitem()
+        if now:       # (the executor's own record of its worker processes)
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
 

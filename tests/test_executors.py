@@ -210,3 +210,49 @@ def test_the_pool_still_works_after_a_failing_unit():
     with pytest.raises(BuildError):
         run_units(units.build_error_for_x, ["a", "x"], executor="process", workers=2)
     assert run_units(units.build_error_for_x, ["a", "b"], executor="process", workers=2) == ["a", "b"]
+
+
+def _cli_build(args, monkeypatch):
+    """``flanzh build`` in this process, with every pool start it makes recorded."""
+    from flanzh import executors
+    from flanzh.cli import main
+
+    started = []
+    real = executors.start_pool
+    monkeypatch.setattr(executors, "start_pool",
+                        lambda *a, **k: (started.append(a), real(*a, **k))[1])
+    monkeypatch.setattr("sys.argv", ["flanzh", *args])
+    try:
+        main()
+    except SystemExit as exit_info:
+        return exit_info.code, started
+    return 0, started
+
+
+def test_a_first_process_build_starts_its_workers_before_loading_specs_and_stops_them_on_error(
+        mini_project, monkeypatch, capsys):
+    """Over a folder with no manifest the CLI starts the pool at once, so the workers import the
+    pipeline while the specs load; a spec error then terminates them instead of waiting."""
+    import multiprocessing
+
+    from flanzh import executors
+
+    out = mini_project.root / "out"
+    code, started = _cli_build(["--root", str(mini_project.root), "build", "--tasks", "nope",
+                                "--executor", "process", "--workers", "2", "--out", str(out)],
+                               monkeypatch)
+    assert code == 1 and started == [(2,)]
+    assert "Error: task_specs/nope.yaml: no such task spec" in capsys.readouterr().err
+    assert executors._UNIT_POOLS == {} and multiprocessing.active_children() == []
+    assert not out.exists()
+
+
+def test_a_build_over_an_up_to_date_output_starts_no_workers(mini_project, monkeypatch):
+    from flanzh import executors
+
+    out, root = mini_project.root / "out", ["--root", str(mini_project.root), "build"]
+    assert _cli_build([*root, "--out", str(out)], monkeypatch) == (0, [])      # serial
+    manifest = (out / "manifest.json").read_bytes()
+    assert _cli_build([*root, "--executor", "process", "--out", str(out)], monkeypatch) == (0, [])
+    assert (out / "manifest.json").read_bytes() == manifest
+    assert executors._UNIT_POOLS == {}

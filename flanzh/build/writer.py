@@ -10,12 +10,11 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-
+from . import MANIFEST
 from .card import render_card
 from .unit import TaskResult
 from ..errors import BuildError
 
-MANIFEST = "manifest.json"
 DEFAULT_SHARD_ROWS = 200_000
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": False}
 

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build.writer import MANIFEST, disk_full_error
+from ..build import MANIFEST
+from ..build.writer import disk_full_error
 from ..errors import BuildError
 
 FORMATS = ("alpaca", "sharegpt", "messages", "prompt-completion", "jsonl")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..build.card import for_repo, merge_card
-from ..build.writer import MANIFEST
+from ..build import MANIFEST
 from ..errors import PushError
 
 CARD = "README.md"
