@@ -105,9 +105,9 @@ def plan_task(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy,
     if pool.height:
         dropped["held_for_exemplars"] = pool.height
     base = queries[HASH].to_numpy()
-    order = np.argsort(derive(base, "sample"), kind="stable")   # rows selected by hash
+    order = None    # rows in the order a quota takes them (by hash): sorted only when one does
     combos = _combos(task, policy, pool.height > 0)
-    n = len(order)
+    n = len(base)
     quota = n if quota is None else quota
     if quota < n:
         dropped["over_quota"] = n - quota
@@ -121,7 +121,13 @@ def plan_task(task: Task, frame: pl.DataFrame, seed: int, policy: FormatPolicy,
     parts = []
     repeated, later = None, None       # the rows of the second round and their later combos
     for repeat in range(rounds):
-        rows = np.sort(order[:max(0, min(n, quota - repeat * n))])
+        take = max(0, min(n, quota - repeat * n))
+        if take == n:                            # every row: no need to sort them by hash
+            rows = np.arange(n, dtype=np.int64)
+        else:
+            if order is None:
+                order = np.argsort(derive(base, "sample"), kind="stable")
+            rows = np.sort(order[:take])
         if len(rows) == 0:
             break
         if repeat == 0:
