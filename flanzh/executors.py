@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from .errors import BuildError, FlanzhError
@@ -196,11 +197,29 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
             os.environ.pop(POLARS_THREADS, None)
 
 
+def in_background(fn: Callable[[threading.Event], Any], name: str
+                  ) -> tuple[Future, threading.Event]:
+    """Run ``fn(stop)`` on a daemon thread of this process: the future of its result, and the
+    event that asks it to stop (``fn`` checks it between items). A daemon thread, so a process
+    that fails meanwhile exits without waiting for it."""
+    future: Future = Future()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            future.set_result(fn(stop))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future, stop
+
+
 def release_pools(now: bool = False) -> None:
     """Stop the kept pools' workers (a build calls this once its last units are done, so idle
     workers do not hold their memory through the driver's own steps). ``now``: terminate them
-    instead of letting them finish what they do (a build that fails before its first unit need
-    not wait for its workers to finish importing the pipeline)."""
+    instead of letting them finish what they do (a build that fails before it submits a unit
+    need not wait for its workers to finish importing the pipeline)."""
     while _UNIT_POOLS:
         _, pool = _UNIT_POOLS.popitem()
         if now:       # (the executor's own record of its worker processes)

@@ -213,14 +213,17 @@ def test_the_pool_still_works_after_a_failing_unit():
 
 
 def _cli_build(args, monkeypatch):
-    """``flanzh build`` in this process, with every pool start it makes recorded."""
+    """``flanzh build`` in this process, with every pool start it makes (the CLI's, the
+    pipeline's) recorded."""
     from flanzh import executors
+    from flanzh.build import pipeline
     from flanzh.cli import main
 
     started = []
     real = executors.start_pool
-    monkeypatch.setattr(executors, "start_pool",
-                        lambda *a, **k: (started.append(a), real(*a, **k))[1])
+    for module in (executors, pipeline):
+        monkeypatch.setattr(module, "start_pool",
+                            lambda *a, **k: (started.append(a), real(*a, **k))[1])
     monkeypatch.setattr("sys.argv", ["flanzh", *args])
     try:
         main()
@@ -256,3 +259,44 @@ def test_a_build_over_an_up_to_date_output_starts_no_workers(mini_project, monke
     assert _cli_build([*root, "--executor", "process", "--out", str(out)], monkeypatch) == (0, [])
     assert (out / "manifest.json").read_bytes() == manifest
     assert executors._UNIT_POOLS == {}
+
+
+def test_releasing_pools_now_terminates_workers_still_starting():
+    """A build that fails before it submits a unit stops its workers at once: terminated while
+    still importing (this preload takes a minute), not waited for."""
+    import signal
+
+    from flanzh import executors
+
+    executors.release_pools()
+    executors.start_pool(2, preload=["executor_units_slow_import"])
+    processes = list(executors._UNIT_POOLS[2]._processes.values())
+    executors.release_pools(now=True)
+    assert executors._UNIT_POOLS == {}
+    assert [p.exitcode for p in processes] == [-signal.SIGTERM] * 2
+
+
+def test_background_work_gives_its_result_or_its_error_and_stops_when_asked():
+    import threading
+
+    from flanzh.executors import in_background
+
+    done, _ = in_background(lambda stop: 42, "flanzh-test-background")
+    assert done.result(timeout=10) == 42
+    failed, _ = in_background(lambda stop: 1 / 0, "flanzh-test-background")
+    with pytest.raises(ZeroDivisionError):
+        failed.result(timeout=10)
+    started = threading.Event()
+
+    def until_stopped(stop):
+        started.set()
+        while not stop.wait(0.01):
+            pass
+        return "stopped"
+
+    looping, stop = in_background(until_stopped, "flanzh-test-background")
+    started.wait(10)
+    assert [t.daemon for t in threading.enumerate() if t.name == "flanzh-test-background"] \
+        == [True]                  # a failing build's process need not wait for it
+    stop.set()
+    assert looping.result(timeout=10) == "stopped"

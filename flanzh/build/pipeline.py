@@ -20,7 +20,6 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -43,8 +42,8 @@ from ..corpus.exact_dedup import (RECORD_HASH, SeenHashes, count, record_hashes,
                                   seen_in_earlier)
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..digests import remembered
-from ..executors import (check_executor, release_pools, return_freed_memory, run_units,
-                         start_pool)
+from ..executors import (check_executor, in_background, release_pools, return_freed_memory,
+                         run_units, start_pool)
 from ..hashing import keys_digest
 from ..project import Project
 from ..read.download import read_record
@@ -521,12 +520,15 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
     staged = StagedOutput(out)
     context = UnitContext(project.root, seed, mode, mixture, shard_rows, max_reject_rate,
                           staged.path / ".work", Path(out), use_cache)
+    submitted = []                 # whether any unit went to the executor yet
+    stop_reading = None            # asks the thread reading the sources' digests to stop
 
     def run(fn, units, label, costs, then=None):
         def done(i, result):
             step(f"{tasks[i].id}: {label}")
             if then is not None:
                 then(result)
+        submitted.append(label)
         return run_units(fn, units, executor=executor, workers=workers, costs=costs, on_done=done)
 
     try:
@@ -552,11 +554,10 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         task_quotas = quotas(mixture, tasks, available)
         shares = target_shares(mixture, tasks, available) if mixture.total else {}
         # the manifest's record of what each task read (the sha256 of every source file: 0.2 s
-        # for 240 MB) is worked out by a thread of the driver while the units render: the driver
-        # only waits then, and the last unit leaves a core idle
-        reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flanzh-read-record")
-        records_read = reading.submit(lambda: {t.id: read_record(project, t, mode) for t in tasks})
-        reading.shutdown(wait=False)
+        # for 240 MB) is worked out by a thread of the driver while the units render: in a
+        # process build the driver only waits then, and the last unit leaves a core idle
+        records_read, stop_reading = in_background(
+            partial(_records_read, project, tasks, mode), "flanzh-read-record")
         rendered = run(_render_with_quota, [(context, results[t.id], task_quotas[t.id])
                                             for t in tasks], "render",
                        [render_cost(results[t.id], task_quotas[t.id]) for t in tasks])
@@ -617,12 +618,26 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         step("report")
     except BaseException as exc:
         staged.discard()
-        release_pools()        # started before anything was read: no idle workers left behind
+        if stop_reading is not None:
+            stop_reading.set()
+        # started before anything was read: no idle workers left behind (before any unit,
+        # nothing they did is worth waiting for)
+        release_pools(now=not submitted)
         full = disk_full_error(exc, out.parent, out) if isinstance(exc, Exception) else None
         if full is not None:
             raise full from exc
         raise
     return manifest
+
+
+def _records_read(project: Project, tasks: list[Task], mode: SourceMode, stop) -> dict:
+    """read_record of every task, by task id, until ``stop`` is set."""
+    records = {}
+    for task in tasks:
+        if stop.is_set():
+            break
+        records[task.id] = read_record(project, task, mode)
+    return records
 
 
 def read_costs(project: Project, tasks: list[Task], mode: SourceMode, mixture: Mixture
