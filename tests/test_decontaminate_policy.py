@@ -255,6 +255,11 @@ def test_find_is_the_same_in_batches_of_a_few_rows_and_when_every_text_may_match
     evaluation text's does (and for texts sharing an n-gram). Batches of a few rows (never one
     split between two) and a hash every text collides on give the same answer."""
     eval_items, rows, _ = overlapping_case(seed)
+    # texts with characters the table does not normalise (polars does: their segments come
+    # after the batch's others), as evaluation texts and in rows that match them or not
+    slow = ["ﬁ花呗借还款é", "e\u0301花呗借还款한"]
+    eval_items += [[slow[0], "款"], [slow[1]]]
+    rows[:0] = [[slow[0], "其他"], [slow[1]], ["ﬁ花呗", slow[1] + "呗"]]
     # a short evaluation text in 12 rows, each with another text: shared by too many rows to be
     # evidence, which only the rows' other texts tell; and one in two rows, which matches
     eval_items += [["款款花呗借还", "呗呗"], ["还还借借花花", "款"]]
@@ -262,6 +267,7 @@ def test_find_is_the_same_in_batches_of_a_few_rows_and_when_every_text_may_match
     index = policy_index(eval_items, max_eval_items=6, max_source_rows=8)
     expected = plain_find(eval_items, rows, 13, 6, 8, 4)
     assert expected[-14:] == [None] * 12 + [("text", "还还借借花花")] * 2
+    assert [kind for kind, _ in expected[:2]] == ["text", "text"] and expected[2] is None
     texts, at = flattened(rows)
     monkeypatch.setattr(decon, "BATCH_CHARS", 40)
     monkeypatch.setattr(decon, "THREADS", 2)

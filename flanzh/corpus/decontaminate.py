@@ -36,8 +36,11 @@ How, for n-grams of n characters (13 by default), with k = (n + 1) // 2 and s = 
   the limit can be; collisions are told apart by code points) and left out of the lookup; the
   source-side limit is applied to the n-grams found, counted over the rows' normalised texts;
 - whole texts and items are matched as normalised strings (built from the same code points) by
-  polars joins, so they are exact too. tests/test_decontaminate_policy.py checks all of it against
-  a plain Python definition.
+  polars joins, so they are exact too. Only rows that may match are turned back into strings: a
+  text whose code points hash (the same polynomial hash, over the whole text) as no evaluation
+  text's equals none, so a row is built only when one of its texts has such a hash (then all of
+  them, for its item key), and a text only when it also shares an n-gram.
+  tests/test_decontaminate_policy.py checks all of it against a plain Python definition.
 
 Rows go through in batches of about BATCH_CHARS characters, on a few threads (numpy and polars
 release the GIL), so memory stays bounded whatever the number of rows.
@@ -598,8 +601,7 @@ class EvalIndex:
             found = self._gram_matches(points, starts, rows, windows)
         if not strings_on:
             return (found[0] + offset, found[1], found[2], none, None)
-        segment = np.arange(len(texts), dtype=np.int64)     # each text's segment
-        segment[rows[len(texts):]] = np.arange(len(texts), len(rows), dtype=np.int64)
+        segment = _text_segments(rows, len(texts))
         hashes = windows.spans(starts[segment], starts[segment + 1])
         near = np.searchsorted(self.item_hashes, hashes)
         maybe = self.item_hashes[np.minimum(near, len(self.item_hashes) - 1)] == hashes \
@@ -714,9 +716,15 @@ def _strings(points: np.ndarray, starts: np.ndarray, rows: np.ndarray, count: in
     array = pa.LargeStringArray.from_buffers(len(starts) - 1, pa.py_buffer(offsets.tobytes()),
                                              pa.py_buffer(data))
     segments = pl.Series("norm", array)
-    pick = np.arange(count, dtype=np.int64)
-    pick[rows[count:]] = np.arange(count, len(rows), dtype=np.int64)
-    return segments.gather(pick)
+    return segments.gather(_text_segments(rows, count))
+
+
+def _text_segments(rows: np.ndarray, count: int) -> np.ndarray:
+    """Each of ``count`` texts' segment in normalised_codepoints' output (``rows``: each
+    segment's text): its own, or for a text normalised by polars the one after the others."""
+    segment = np.arange(count, dtype=np.int64)
+    segment[rows[count:]] = np.arange(count, len(rows), dtype=np.int64)
+    return segment
 
 
 def _series(texts) -> pl.Series:
