@@ -416,13 +416,15 @@ def test_exemplars_are_rendered_once_per_plan_across_its_batches(monkeypatch):
 @pytest.mark.parametrize("style", ["abc", "abc_inline", "jiayi", "circled", "numbered"])
 def test_marked_options_match_the_jinja_filter_at_every_length(style):
     """The options column with markers, built one position at a time, equals the template filter
-    on every count of options the style can number, including none; a row with more options
-    (where the filter fails) or no options list gets null, and so does one over a given bound."""
+    on every count of options the style can number, including none, and shows a missing option
+    as it does; a row with more options (where the filter fails) or no options list gets null,
+    and so does one over a given bound."""
     from flanzh.render import options as filters
     from flanzh.render.vectorise import _MARKED, OPTIONS, _marked_options
 
     limit = len(_MARKED[style][0])
-    lists = [[f"选项{i}" for i in range(count)] for count in range(limit + 2)] + [None]
+    lists = [[f"选项{i}" if i != 1 else None for i in range(count)]      # (a missing option too)
+             for count in range(limit + 2)] + [None]
     frame = pl.DataFrame({OPTIONS: lists}, schema={OPTIONS: pl.List(pl.Utf8)})
     got = frame.select(_marked_options(*_MARKED[style]).alias("text"))["text"].to_list()
     assert got == [getattr(filters, style)(o) for o in lists[:-2]] + [None, None]

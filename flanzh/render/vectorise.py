@@ -41,14 +41,14 @@ def _marked_options(markers, after: str, between: str, bound: int | None = None)
     over every row's list (3-4x the CPU time on 15 options, measured), and no more positions than
     ``bound`` (options_bound; numbered has 99 markers). A row with more options than the style
     can number gets null, as the template filter fails on it (and so would one over the bound,
-    never silently cut short); null options are left out and no options give an empty text."""
+    never silently cut short); no options give an empty text."""
     options = pl.col(OPTIONS)
     count = options.list.len()
     # null past a row's last option (guarded: cheaper than list.get's own bounds check), and
-    # a null part is left out of the join
-    parts = [pl.when(count > i).then(pl.concat_str([pl.lit(marker + after),
-                                                    options.list.get(i, null_on_oob=True)]))
-             for i, marker in enumerate(markers[:bound])]
+    # a null part is left out of the join; a missing option shows as None, as in jinja2
+    parts = [pl.when(count > i).then(pl.concat_str([
+        pl.lit(marker + after), options.list.get(i, null_on_oob=True).fill_null("None")]))
+        for i, marker in enumerate(markers[:bound])]
     return pl.when(count <= len(parts)).then(
         pl.concat_str(parts, separator=between, ignore_nulls=True))
 
