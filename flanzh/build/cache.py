@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import MANIFEST
 from .. import __version__
 from ..digests import file_digest
 from ..project import Project
@@ -243,7 +244,7 @@ def output_up_to_date(out: Path, cache: TaskCache, whole: str) -> dict | None:
     if not cache.up_to_date(whole):
         return None
     try:
-        return json.loads((out / "manifest.json").read_text("utf-8"))
+        return json.loads((out / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError):
         return None
 

@@ -7,10 +7,11 @@ browser."""
 
 from __future__ import annotations
 
-import math
 import html
+import math
 
 import numpy as np
+
 
 def escape(text: str) -> str:
     """&, < and > as entities (xml.sax.saxutils.escape, which imports ssl through urllib)."""
