@@ -140,17 +140,18 @@ def _key_hashes(seed: int, tasks: list[str], keys) -> list[np.ndarray]:
         keys = keys.cast(pl.Utf8).to_arrow()
     data, offsets = _utf8_buffers(keys)
     starts, lengths = offsets[:-1], np.diff(offsets)
-    # every 8-byte window of the data, read in place (unaligned) through a strided view
+    # every 8-byte little-endian word of the data, by the byte it starts at: read in place
+    # (unaligned), gathered straight into words
     padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
-    windows = np.lib.stride_tricks.as_strided(padded, shape=(max(len(data), 1), 8),
-                                              strides=(1, 1))
+    words = np.ndarray(shape=(max(len(data), 1),), dtype="<u8", buffer=padded, strides=(1,))
     with np.errstate(over="ignore"):
         spread = lengths.astype(np.uint64) * np.uint64(_GOLDEN)
         states = [_mix_array(np.uint64(_prefix(seed, task)) ^ spread) for task in tasks]
         n_words = -(-lengths // 8)
         for j in range(int(n_words.max()) if len(n_words) else 0):
-            live = np.flatnonzero(n_words > j)           # rows with a word j
-            word = windows[starts[live] + 8 * j].copy().view("<u8").ravel()
+            # rows with a word j: all of them (a slice, no gather) while every key is that long
+            live = slice(None) if n_words.min() > j else np.flatnonzero(n_words > j)
+            word = words[starts[live] + 8 * j]
             left = lengths[live] - 8 * j                   # bytes of this row in the word
             short = left < 8                               # the row's last, partial word
             word[short] &= (np.uint64(1) << (8 * left[short]).astype(np.uint64)) - np.uint64(1)
