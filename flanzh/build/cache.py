@@ -144,7 +144,7 @@ class TaskCache:
             if old.stem != f"{task_id}-{key}":
                 old.unlink(missing_ok=True)
         tmp = frame_path.with_name(frame_path.name + f".tmp-{os.getpid()}")
-        frame.write_parquet(tmp)
+        frame.write_parquet(tmp, statistics=False)       # read whole, never filtered by them
         os.replace(tmp, frame_path)
         meta = {**meta, "_files": _digests(frame_path.parent, [frame_path.name])}
         tmp = meta_path.with_name(meta_path.name + f".tmp-{os.getpid()}")

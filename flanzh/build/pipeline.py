@@ -333,7 +333,7 @@ def _keep_rows(context: UnitContext, result: TaskResult, rows: pl.DataFrame) -> 
     folder = context.work / "rows"
     folder.mkdir(parents=True, exist_ok=True)
     result.spill = folder / f"{result.task.id}.parquet"
-    rows.write_parquet(result.spill)
+    rows.write_parquet(result.spill, statistics=False)   # read whole, never filtered by them
 
 
 def _decontaminate_spill(context: UnitContext, result: TaskResult, index: EvalIndex
