@@ -428,6 +428,9 @@ def test_marked_options_match_the_jinja_filter_at_every_length(style):
     frame = pl.DataFrame({OPTIONS: lists}, schema={OPTIONS: pl.List(pl.Utf8)})
     got = frame.select(_marked_options(*_MARKED[style]).alias("text"))["text"].to_list()
     assert got == [getattr(filters, style)(o) for o in lists[:-2]] + [None, None]
+    # per position, up to a bound past every row's count: the same texts
+    whole = _marked_options(*_MARKED[style], bound=limit + 1)
+    assert frame.select(whole.alias("text"))["text"].to_list() == got
     with pytest.raises(ValueError, match="too many"):
         getattr(filters, style)(lists[-2])
     bounded = frame.select(_marked_options(*_MARKED[style], bound=3).alias("text"))["text"]
