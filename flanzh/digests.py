@@ -34,9 +34,12 @@ def file_digest(path, algorithm: str = "xxh3") -> str:
     key = _key(algorithm, path)
     if key not in _memo:
         digest = ALGORITHMS[algorithm]()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(CHUNK), b""):
-                digest.update(block)
+        # read into one buffer, not a new CHUNK-sized bytes object a read
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        with open(path, "rb", buffering=0) as handle:
+            while size := handle.readinto(buffer):
+                digest.update(view[:size])
         _memo[key] = digest.hexdigest()
     _used.add(key)
     return _memo[key]
