@@ -99,7 +99,12 @@ def _mix_array(x: np.ndarray) -> np.ndarray:
 
 
 def _utf8_buffers(keys) -> tuple[np.ndarray, np.ndarray]:
-    """The UTF-8 bytes of every key back to back, and each key's start offset (plus the end)."""
+    """The UTF-8 bytes of every key back to back, and each key's start offset (plus the end);
+    ``keys`` a list, polars Series or Arrow array of str."""
+    import polars as pl
+
+    if isinstance(keys, pl.Series):
+        keys = keys.cast(pl.Utf8).to_arrow()
     array = pa.array(keys, type=pa.large_string()) if not isinstance(keys, pa.Array) else keys
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -116,10 +121,6 @@ def _utf8_buffers(keys) -> tuple[np.ndarray, np.ndarray]:
 def keys_digest(keys) -> str:
     """The xxh3-128 digest of a column of keys (their UTF-8 bytes and where each starts): which
     rows a step kept, for a cache key, read at memory speed instead of hashed key by key."""
-    import polars as pl
-
-    if isinstance(keys, pl.Series):
-        keys = keys.cast(pl.Utf8).to_arrow()
     data, offsets = _utf8_buffers(keys)
     start = int(offsets[0])
     digest = xxhash.xxh3_128((offsets - start).astype("<i8").tobytes())
@@ -134,10 +135,6 @@ def key_hashes(seed: int, task: str, keys) -> np.ndarray:
 
 def _key_hashes(seed: int, tasks: list[str], keys) -> list[np.ndarray]:
     """``key_hashes`` for each of ``tasks`` (a row each), in one pass over the keys' bytes."""
-    import polars as pl
-
-    if isinstance(keys, pl.Series):
-        keys = keys.cast(pl.Utf8).to_arrow()
     data, offsets = _utf8_buffers(keys)
     starts, lengths = offsets[:-1], np.diff(offsets)
     # every 8-byte little-endian word of the data, by the byte it starts at: read in place
@@ -148,9 +145,10 @@ def _key_hashes(seed: int, tasks: list[str], keys) -> list[np.ndarray]:
         spread = lengths.astype(np.uint64) * np.uint64(_GOLDEN)
         states = [_mix_array(np.uint64(_prefix(seed, task)) ^ spread) for task in tasks]
         n_words = -(-lengths // 8)
+        fewest = int(n_words.min()) if len(n_words) else 0
         for j in range(int(n_words.max()) if len(n_words) else 0):
             # rows with a word j: all of them (a slice, no gather) while every key is that long
-            live = slice(None) if n_words.min() > j else np.flatnonzero(n_words > j)
+            live = slice(None) if j < fewest else np.flatnonzero(n_words > j)
             word = words[starts[live] + 8 * j]
             left = lengths[live] - 8 * j                   # bytes of this row in the word
             short = left < 8                               # the row's last, partial word
