@@ -133,22 +133,20 @@ def build(
 
         samples = data_dir is None and not from_hub
         executor = "serial" if samples else default_executor(free_cores())
-    if executor == "process" and not (out / MANIFEST).is_file():
-        # Nothing built there yet, so nothing can be up to date: the workers start now and
-        # import the pipeline while this process imports it and loads and checks the specs
-        # (about half a second); over an earlier build the pipeline starts them once it knows
-        # the output is out of date.
-        from .executors import release_pools, start_pool
+    from .executors import release_pools, start_pool
 
+    # Nothing built there yet, so nothing can be up to date: the workers start now and import the
+    # pipeline while this process imports it and loads and checks the specs (about half a
+    # second); over an earlier build the pipeline starts them once it knows the output is stale.
+    early = executor == "process" and not (out / MANIFEST).is_file()
+    if early:
         start_pool(workers, preload=["flanzh.build.pipeline"])
-        try:
-            _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor,
-                   workers)
-        except BaseException:
+    try:
+        _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers)
+    except BaseException:
+        if early:
             release_pools(now=True)     # (a spec error need not wait for the workers' imports)
-            raise
-        return
-    _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers)
+        raise
 
 
 def _build(out: Path, tasks: Optional[str], seed: Optional[int], data_dir: Optional[Path],
