@@ -292,7 +292,6 @@ def _start_worker(parent: int, preload: tuple[str, ...]) -> None:
     cannot stop its workers itself, and they would run on, orphaned); then import what its units
     will need."""
     import importlib
-    import threading
 
     global _IN_WORKER
     _IN_WORKER = True

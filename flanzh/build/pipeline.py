@@ -520,15 +520,17 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
     staged = StagedOutput(out)
     context = UnitContext(project.root, seed, mode, mixture, shard_rows, max_reject_rate,
                           staged.path / ".work", Path(out), use_cache)
-    submitted = []                 # whether any unit went to the executor yet
+    submitted = False              # whether any unit went to the executor yet
     stop_reading = None            # asks the thread reading the sources' digests to stop
 
     def run(fn, units, label, costs, then=None):
+        nonlocal submitted
+
         def done(i, result):
             step(f"{tasks[i].id}: {label}")
             if then is not None:
                 then(result)
-        submitted.append(label)
+        submitted = True
         return run_units(fn, units, executor=executor, workers=workers, costs=costs, on_done=done)
 
     try:
