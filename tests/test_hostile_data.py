@@ -407,6 +407,67 @@ def test_an_integral_float_label_is_read_as_written_not_as_polars_prints_it(tmp_
     assert read.frame["label"].to_list() == ["1", "1.0"]
 
 
+_PAIR = b'{"sentence1":"\xe8\x8a\xb1\xe5\x91\x97","sentence2":"\xe5\x80\x9f\xe5\x91\x97",'
+
+
+@pytest.mark.parametrize("lines, labels", [
+    # a label column of strings with one integral float: polars reads it as text, 1.0 as "1"
+    ([b'"label":""}', b'"label":1.0}'], ["", "1.0"]),
+    # whitespace between a key and its colon, where the fields' schema would read 1.0 as "1"
+    ([b'"label" : 1.0}'], ["1.0"]),
+    ([b'"label"\t:\t2E0}'], ["2E0"]),
+    # minus zero, which polars writes as "0"
+    ([b'"label":-0}', b'"label":"1"}'], ["-0", "1"]),
+    ([b'"label":-0}'], ["-0"]),
+], ids=["mixed", "space-before-colon", "tab-exponent", "minus-zero-mixed", "minus-zero"])
+def test_a_number_polars_would_print_otherwise_keeps_its_text(tmp_path, afqmc_task, lines,
+                                                              labels):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b"".join(_PAIR + line + b"\n" for line in lines))
+    args = dict(fmt="jsonl", encoding="utf-8", options={}, label="t", fields=afqmc_task.fields)
+    fast, slow = flat.read([path], **args), flat.read_rows([path], **args)
+    assert fast.frame["label"].to_list() == slow.frame["label"].to_list() == labels
+
+
+def _field(name: str, type_: str, source: str | None = None):
+    from flanzh.spec.specs import FieldSpec
+    return {name: FieldSpec(name=name, source=source or name, type=type_, label_map=None,
+                            optional=False, transform=(), truncate=None)}
+
+
+def test_a_list_of_texts_holding_a_number_or_a_boolean_counts_the_row_as_wrong(tmp_path):
+    # polars would read ["a", 1] into a list of texts as ["a", "1"]
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b'{"words": ["a", "b"]}\n{"words": ["a", 1]}\n{"words": ["a", true]}\n')
+    args = dict(fmt="jsonl", encoding="utf-8", options={}, label="t",
+                fields=_field("words", "list[str]"))
+    fast, slow = flat.read([path], **args), flat.read_rows([path], **args)
+    assert fast.frame["words"].to_list() == slow.frame["words"].to_list() == [["a", "b"]]
+    assert fast.dropped == slow.dropped == {"wrong_type:words": 2}
+
+
+@pytest.mark.parametrize("fields", [_field("spans", "list"), _field("first", "str", "span.start")],
+                         ids=["list-of-records", "path-into-an-object"])
+def test_records_of_mixed_shapes_are_refused_not_made_alike(tmp_path, fields):
+    path = tmp_path / "train.jsonl"
+    if "spans" in fields:
+        path.write_bytes(b'{"spans": [{"start": 1}]}\n{"spans": [{"start": "7"}]}\n')
+        # polars would build the second row's start as null
+        expected = (f"{path}:2: column 'spans' (spans, list): the value [{{\"start\": \"7\"}}] "
+                    "does not have the shape of the other rows' values; make them alike, or "
+                    "declare the field with the shape they have")
+    else:
+        path.write_bytes(b'{"span": {"start": "a"}}\n{"span": {"start": 1.0}}\n')
+        # polars would read the second row's start as "1"
+        expected = (f"{path}: column 'span' (first, str): its values do not share one shape "
+                    "(unexpected value while building Series of type String; found value of type "
+                    "Float64: 1.0); make them alike, or declare the field with the shape they have")
+    for read in (flat.read, flat.read_rows):
+        with pytest.raises(SourceError) as error:
+            read([path], fmt="jsonl", encoding="utf-8", options={}, label="t", fields=fields)
+        assert str(error.value) == expected
+
+
 def test_parquet_is_read_by_polars_and_a_broken_one_names_the_file(tmp_path, afqmc_task):
     import polars as pl
 

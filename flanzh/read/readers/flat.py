@@ -112,9 +112,14 @@ def read_rows(files: list[Path], *, fmt: str, encoding: str, options: dict, labe
 
 
 _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
-# A JSON value with a fraction or an exponent: read into a string column polars would write 1.0
-# as "1", so a split holding one is typed by reading every row instead (slower, exact).
-_FRACTION_BYTES = re.compile(rb'":\s*-?\d+[.eE]')
+# A JSON number polars does not print as written when it reads it into a string column: one with
+# a fraction or an exponent (1.0 becomes "1") or minus zero ("0"). The pattern starts at any
+# colon, so whitespace between a key and its colon does not hide one (a colon inside a string
+# only costs the faster read). A split holding one is read without the fields' schema, and its
+# text columns are checked for what polars may have changed; one holding minus zero is read row
+# by row.
+_ODD_NUMBER_BYTES = re.compile(rb':\s*(?:-?\d+[.eE]|-0)')
+_MINUS_ZERO_BYTES = re.compile(rb':\s*-0(?![.eE\d])')
 _SCHEMA_TYPES = {"key": pl.Utf8, "str": pl.Utf8, "int": pl.Int64, "float": pl.Float64,
                  "bool": pl.Boolean, "list[str]": pl.List(pl.Utf8), "list[int]": pl.List(pl.Int64)}
 
@@ -139,7 +144,8 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
     give, else None (then every row is read one by one). Exact means: UTF-8 that decodes, no
     surrogate escape, every non-blank line an object polars reads, and every column a field reads
     holding one kind of value in every row, so polars had nothing to coerce: a text or label
-    column only strings (or only integers, read as their digits), typed fields their type."""
+    column only strings (or only integers, read as their digits), typed fields their type. A
+    field reading a path into objects, a free list or an object is always read row by row."""
     if codecs.lookup(encoding).name != "utf-8":
         return None
     readers = {}
@@ -149,15 +155,25 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
         from ...spec.specs import FieldSpec
         readers[key_column] = FieldSpec(name=key_column, source=key_column, type="key")
     schema = _known_schema(readers)
+    if schema is None:
+        # a path into objects, a free list or an object: polars would make the rows' values alike
+        # (1 read as "1" inside a list of strings, a record's field dropped), where the row reader
+        # counts or refuses what does not fit
+        return None
     frames = []
+    odd_numbers = False                 # a file holds a number polars may not print as written
     for path in files:
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
         if _SURROGATE_BYTES.search(data):
             return None
         if not data or data.isspace():          # (strip would copy the whole file)
             continue
+        odd = _ODD_NUMBER_BYTES.search(data) is not None
+        if odd and _MINUS_ZERO_BYTES.search(data):
+            return None
+        odd_numbers = odd_numbers or odd
         frame = None
-        if schema is not None and not _FRACTION_BYTES.search(data):
+        if not odd:
             try:
                 frame = pl.read_ndjson(data, schema=schema)
             except Exception:  # noqa: BLE001 - a value polars cannot take as its field's type
@@ -185,22 +201,17 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
         if name not in frame.columns:
             continue
         dtype = frame.schema[name]
-        if "." in spec.source:
-            ok = isinstance(dtype, pl.Struct)
-        elif spec.label_map is not None or spec.type in ("key", "str"):
+        if spec.label_map is not None or spec.type in ("key", "str"):
             ok = dtype in (pl.Utf8, pl.Int64, pl.Null) or \
                 (dtype == pl.Boolean and spec.type != "str")
             if dtype == pl.Utf8:                          # strings only, nothing coerced
                 ok = not _maybe_coerced(frame[name], strict=spec.type == "str"
-                                        and spec.label_map is None)
+                                        and spec.label_map is None, integers=odd_numbers)
             casts.append(pl.col(name).cast(pl.Utf8))
         else:
-            ok = dtype == {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
-                           "list[str]": pl.List(pl.Utf8), "list[int]": pl.List(pl.Int64)
-                           }.get(spec.type) or \
-                (spec.type == "float" and dtype == pl.Int64) or \
-                (spec.type == "list" and isinstance(dtype, pl.List)) or \
-                (spec.type == "dict" and isinstance(dtype, pl.Struct))
+            ok = dtype == _SCHEMA_TYPES[spec.type] or (spec.type == "float" and dtype == pl.Int64)
+            if ok and spec.type == "list[str]":   # polars writes 1, true or [1] in it as text
+                ok = not _maybe_coerced(frame[name].explode(), strict=True)
             if spec.type == "float":
                 casts.append(pl.col(name).cast(pl.Float64))
         if not ok:
@@ -213,14 +224,18 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
 # integer's digits are exact). One pattern each, so a column is scanned once.
 _COERCED_TEXT = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|true|false)$"
 _COERCED_LABEL = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*(?:[eE][+-]?\d+)?|[eE][+-]?\d+))$"
+# ... and for a label or key in a split holding a number polars does not print as written
+_COERCED_ANY_NUMBER = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)$"
 
 
-def _maybe_coerced(column: pl.Series, strict: bool) -> bool:
+def _maybe_coerced(column: pl.Series, strict: bool, integers: bool = False) -> bool:
     """Whether polars may have turned a non-string into this String column's text (it does so
     silently when a column mixes kinds): a value that reads as a number (for a label, one that is
-    not an integer: those are exact), a boolean (for text) or a list or object. A real string of
-    that shape only sends the split to the row-by-row reader."""
-    return bool(column.str.contains(_COERCED_TEXT if strict else _COERCED_LABEL).any())
+    not an integer: those are exact, unless ``integers``: the split holds a number such as 1.0,
+    which polars writes as "1"), a boolean (for text) or a list or object. A real string of that
+    shape only sends the split to the row-by-row reader."""
+    pattern = _COERCED_TEXT if strict else _COERCED_ANY_NUMBER if integers else _COERCED_LABEL
+    return bool(column.str.contains(pattern).any())
 
 
 def _parquet(files: list[Path]) -> pl.DataFrame:
@@ -333,9 +348,40 @@ def _need(spec, values: list) -> tuple:
 
 def _series(name: str, values: list, dtype) -> pl.Series:
     try:
-        return pl.Series(name, values, dtype=dtype, strict=dtype is None)
+        series = pl.Series(name, values, dtype=dtype, strict=dtype is None)
     except Exception as exc:  # polars raises several types when values do not share one shape
         raise ValueError(str(exc).splitlines()[0]) from None
+    if dtype is None:
+        # polars refuses most values that do not fit the shape of the others, but in a list of
+        # records it makes one null instead ([{"start": 1}] then [{"start": "1"}])
+        for row, (value, built) in enumerate(zip(values, series.to_list())):
+            if not _same(value, built):
+                raise _Misfit(row, json.dumps(value, ensure_ascii=False))
+    return series
+
+
+class _Misfit(ValueError):
+    """A row's value that polars would build as something else (see _series)."""
+
+    def __init__(self, row: int, value: str):
+        super().__init__(f"row {row}: {value}")
+        self.row, self.value = row, value
+
+
+def _same(value, built) -> bool:
+    """Whether polars built ``value`` (a plain JSON value) as itself: an object's fields may come
+    back with the others' keys added as null, an integer as a float of the same value."""
+    if isinstance(value, dict):
+        return isinstance(built, dict) and value.keys() <= built.keys() and \
+            all(_same(value.get(k), v) for k, v in built.items())
+    if isinstance(value, list):
+        return isinstance(built, list) and len(value) == len(built) and \
+            all(map(_same, value, built))
+    if isinstance(value, bool) or isinstance(built, bool) or value is None or built is None:
+        return value is built
+    if isinstance(value, (int, float)):
+        return isinstance(built, (int, float)) and value == built
+    return value == built
 
 
 def _common(name: str, values: list) -> pl.Series:
@@ -422,6 +468,13 @@ def _frame(rows: Rows, fields: dict, key_column: str | None, result: ReadResult,
                     reason[row] = (rank, f"{why}:{spec.name}")
         try:
             columns.append(_series(name, converted, dtype))
+        except _Misfit as exc:
+            path, line = rows.where(exc.row)
+            shown = exc.value if len(exc.value) <= 80 else exc.value[:77] + "..."
+            raise SourceError(f"{path}:{line}: column '{name}' ({spec.name}, {spec.type}): the "
+                              f"value {shown} does not have the shape of the other rows' values; "
+                              "make them alike, or declare the field with the shape they have"
+                              ) from None
         except ValueError as exc:
             raise SourceError(f"{rows.paths[0]}: column '{name}' ({spec.name}, {spec.type}): its "
                               f"values do not share one shape ({exc}); make them alike, or "
