@@ -350,23 +350,55 @@ def test_any_value_shape_keeps_the_row_invariant(tmp_path_factory, afqmc_task, f
         value.encode("utf-8")                                # every kept text is real text
 
 
+def _field(name: str, type_: str, source: str | None = None, optional: bool = False):
+    from flanzh.spec.specs import FieldSpec
+    return {name: FieldSpec(name=name, source=source or name, type=type_, label_map=None,
+                            optional=optional, transform=(), truncate=None)}
+
+
+class _Raw(str):
+    """A JSON number written exactly as this text (json.dumps never writes -0 or 2E0)."""
+
+
 _CLEANISH = st.one_of(_TEXT, st.sampled_from(["", "123", "[1]", "true", "0.50"]),
-                      st.integers(0, 3), st.sampled_from([0.5, 1.0, True, None]))
+                      st.integers(0, 3), st.sampled_from([0.5, 1.0, True, None]),
+                      st.sampled_from([_Raw("-0"), _Raw("2E0"), _Raw("1e+2"), _Raw("-0.0"),
+                                       _Raw("10")]))
+_WORDS = st.one_of(st.none(), st.lists(st.one_of(_TEXT, st.sampled_from(["1", "true"]),
+                                                 st.integers(0, 2), st.just(True),
+                                                 st.just(_Raw("1.0"))), max_size=3))
+# how a writer lays a line out: (between items, between a key and its value), ASCII escapes
+_LAYOUT = st.tuples(st.sampled_from([(",", ":"), (", ", ": "), (" , ", " : "), (",\t", "\t:\t")]),
+                    st.booleans())
+
+
+def _dumps(value, layout) -> str:
+    (item, key), ascii_only = layout
+    if isinstance(value, _Raw):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + item.join(_dumps(v, layout) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + item.join(json.dumps(k, ensure_ascii=ascii_only) + key + _dumps(v, layout)
+                               for k, v in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=ascii_only)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-@given(rows=st.lists(st.fixed_dictionaries({c: _CLEANISH for c in HEADER}), min_size=1,
-                     max_size=6),
-       late=st.booleans())
-def test_the_one_pass_read_is_the_row_by_row_read(tmp_path_factory, afqmc_task, rows, late):
+@given(rows=st.lists(st.fixed_dictionaries({c: _CLEANISH for c in HEADER},
+                                           optional={"words": _WORDS}), min_size=1, max_size=6),
+       late=st.booleans(), layout=_LAYOUT)
+def test_the_one_pass_read_is_the_row_by_row_read(tmp_path_factory, afqmc_task, rows, late,
+                                                  layout):
     """Mostly clean JSON lines, where polars' one-pass read is often taken: it must give exactly
     the rows, values and drops of the row-by-row read (a key first seen after polars' default
-    inference window included)."""
+    inference window included), however the lines are laid out and the numbers written."""
     if late:
         rows = [{k: v for k, v in good(i).items() if k != "label"} for i in range(150)] + rows
     path = tmp_path_factory.mktemp("clean") / "train.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    args = dict(fmt="jsonl", encoding="utf-8", options={}, label="t", fields=afqmc_task.fields)
+    path.write_text("".join(_dumps(r, layout) + "\n" for r in rows), "utf-8")
+    fields = {**afqmc_task.fields, **_field("words", "list[str]", optional=True)}
+    args = dict(fmt="jsonl", encoding="utf-8", options={}, label="t", fields=fields)
     fast, slow = flat.read([path], **args), flat.read_rows([path], **args)
     assert (fast.dropped, fast.rejects) == (slow.dropped, slow.rejects)
     columns = sorted(slow.frame.columns)        # column order may differ; values may not
@@ -429,10 +461,6 @@ def test_a_number_polars_would_print_otherwise_keeps_its_text(tmp_path, afqmc_ta
     assert fast.frame["label"].to_list() == slow.frame["label"].to_list() == labels
 
 
-def _field(name: str, type_: str, source: str | None = None):
-    from flanzh.spec.specs import FieldSpec
-    return {name: FieldSpec(name=name, source=source or name, type=type_, label_map=None,
-                            optional=False, transform=(), truncate=None)}
 
 
 def test_a_list_of_texts_holding_a_number_or_a_boolean_counts_the_row_as_wrong(tmp_path):
