@@ -463,6 +463,15 @@ def test_a_number_polars_would_print_otherwise_keeps_its_text(tmp_path, afqmc_ta
 
 
 
+def test_a_key_written_twice_keeps_its_first_value_on_both_reads(tmp_path, afqmc_task):
+    # polars takes the first value; Python's json alone would take the last
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(_PAIR + b'"label":"1","label":"0"}\n' + _PAIR + b'"label":"0"}\n')
+    args = dict(fmt="jsonl", encoding="utf-8", options={}, label="t", fields=afqmc_task.fields)
+    fast, slow = flat.read([path], **args), flat.read_rows([path], **args)
+    assert fast.frame["label"].to_list() == slow.frame["label"].to_list() == ["1", "0"]
+
+
 def test_a_list_of_texts_holding_a_number_or_a_boolean_counts_the_row_as_wrong(tmp_path):
     # polars would read ["a", 1] into a list of texts as ["a", "1"]
     path = tmp_path / "train.jsonl"

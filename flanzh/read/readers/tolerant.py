@@ -1,7 +1,8 @@
 """Row-by-row parsers for flat sources (JSON lines, a JSON array, CSV/TSV): each bad row (broken
 JSON, not an object, undecodable bytes, a lone surrogate escape, a CSV row with extra cells) is counted
 by reason with its file and line, and the rest is read. Values are kept as written: a JSON number
-is a ``Number`` holding its literal text, a CSV cell is its text. A file that is mostly
+is a ``Number`` holding its literal text, a CSV cell is its text; a key written twice in one object
+keeps its first value. A file that is mostly
 undecodable is a wrong encoding, not bad rows, and stays an error."""
 
 from __future__ import annotations
@@ -55,7 +56,19 @@ class Number(str):
         return int(self) if self.is_int else float(self)
 
 
-_DECODER = json.JSONDecoder(parse_float=Number, parse_int=Number, parse_constant=Number)
+def _first_value(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose key is written twice keeps the key's first value, as polars' one-pass read
+    takes it (Python's json would keep the last), so both reads give one row."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        record = {}
+        for key, value in pairs:
+            record.setdefault(key, value)
+    return record
+
+
+_DECODER = json.JSONDecoder(parse_float=Number, parse_int=Number, parse_constant=Number,
+                            object_pairs_hook=_first_value)
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
