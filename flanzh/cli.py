@@ -118,7 +118,8 @@ def build(
         "ray (a local Ray cluster, or the one RAY_ADDRESS names). Default: process when more than "
         "one core is free and the sources are not the bundled samples, else serial.")] = None,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", min=1, help="Processes or local Ray CPUs (default: the CPU count).")] = None,
+        "--workers", min=1, help="Processes or local Ray CPUs (default: the CPU count; for "
+        "processes, no more than the tasks named).")] = None,
 ):
     """Build the corpus (default: every task, from the bundled samples, offline)."""
     from .build import MANIFEST
@@ -127,13 +128,18 @@ def build(
         raise FlanzhError("--data-dir and --from-hub are two different sources; pick one")
     if not from_hub:
         _offline()
+    # the tasks named, when they are known before any spec is read
+    units = len(_split_ids(tasks) or []) if tasks != AVAILABLE else 0
     if executor is None:
         # The samples are too small to pay for starting worker processes.
         from .executors import default_executor, free_cores
 
         samples = data_dir is None and not from_hub
-        executor = "serial" if samples else default_executor(free_cores())
-    from .executors import release_pools, start_pool
+        executor = "serial" if samples else default_executor(free_cores(), units or None)
+    from .executors import default_workers, release_pools, start_pool
+
+    if executor == "process" and workers is None:
+        workers = default_workers(units or None)
 
     # Nothing built there yet, so nothing can be up to date: the workers start now and import the
     # pipeline while this process imports it and loads and checks the specs (about half a

@@ -230,7 +230,17 @@ def test_the_process_pool_is_the_default_when_more_than_one_core_is_free():
     from flanzh.executors import default_executor, free_cores
 
     assert [default_executor(n) for n in (0, 1, 2, 8)] == ["serial", "serial", "process", "process"]
+    # one task: a worker process only adds its start and the copies between processes
+    assert [default_executor(8, units) for units in (None, 1, 2)] == ["process", "serial",
+                                                                      "process"]
     assert 0 <= free_cores() <= (os.cpu_count() or 1)
+
+
+def test_a_pool_has_no_more_workers_than_tasks(monkeypatch):
+    import flanzh.executors as executors
+
+    monkeypatch.setattr(executors, "_cpus", lambda: 8)
+    assert [executors.default_workers(n) for n in (None, 1, 3, 8, 44)] == [8, 1, 3, 8, 8]
 
 
 @pytest.mark.parametrize("loadavg, busy", [
@@ -262,11 +272,38 @@ def test_a_task_running_for_one_reading_only_is_not_a_busy_core(tmp_path, monkey
     assert executors._busy(str(path)) == 1           # one other task, there at every reading
 
 
+@pytest.mark.parametrize("task_ids, workers", [(["sim_afqmc"], 1),
+                                                (["sim_afqmc", "nli_cmnli", "cls_tnews"], 2)])
+def test_the_pipeline_pool_has_no_more_workers_than_tasks(monkeypatch, tmp_path, task_ids,
+                                                          workers):
+    import flanzh.build.pipeline as pipeline
+    import flanzh.executors
+
+    class Started(Exception):
+        pass
+
+    def start_pool(count, preload=()):
+        raise Started(count)
+
+    monkeypatch.setattr(flanzh.executors, "_cpus", lambda: 2)
+    monkeypatch.setattr(pipeline, "start_pool", start_pool)
+    with pytest.raises(Started) as started:
+        pipeline.build(PROJECT, tmp_path / "out", task_ids=task_ids, executor="process")
+    assert started.value.args == (workers,)
+
+
+TWO = "sim_afqmc,nli_cmnli"
+
+
 @pytest.mark.parametrize("args, free, expected", [
-    (["--data-dir", "{data}"], 2, "process"),
-    (["--data-dir", "{data}"], 1, "serial"),
-    (["--data-dir", "{data}", "--executor", "serial"], 2, "serial"),
-    ([], 2, "serial"),                     # the bundled samples: workers cost more than they save
+    (["--tasks", TWO, "--data-dir", "{data}"], 2, ("process", 2)),
+    (["--tasks", TWO, "--data-dir", "{data}"], 4, ("process", 2)),     # no more workers than tasks
+    (["--tasks", TWO, "--data-dir", "{data}", "--workers", "3"], 4, ("process", 3)),
+    (["--tasks", TWO, "--data-dir", "{data}"], 1, ("serial", None)),
+    (["--tasks", "sim_afqmc", "--data-dir", "{data}"], 4, ("serial", None)),   # one task
+    (["--tasks", "sim_afqmc", "--data-dir", "{data}", "--executor", "process"], 4, ("process", 1)),
+    (["--tasks", TWO, "--data-dir", "{data}", "--executor", "serial"], 2, ("serial", None)),
+    (["--tasks", TWO], 2, ("serial", None)),   # the bundled samples: workers cost more than they save
 ])
 def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expected):
     from typer.testing import CliRunner
@@ -278,14 +315,20 @@ def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expec
     used = {}
 
     def fake_build(project, out, **kwargs):
-        used["executor"] = kwargs["executor"]
+        used["executor"] = (kwargs["executor"], kwargs["workers"])
         raise SystemExit(0)
 
+    started = []
     monkeypatch.setattr(flanzh.executors, "free_cores", lambda: free)
+    monkeypatch.setattr(flanzh.executors, "_cpus", lambda: 4)
+    monkeypatch.setattr(flanzh.executors, "start_pool",
+                        lambda workers, preload=(): started.append(workers))
     monkeypatch.setattr(flanzh.build.pipeline, "build", fake_build)
     args = [a.format(data=tmp_path) for a in args]
-    CliRunner().invoke(app, ["build", "--tasks", "sim_afqmc", "--out", str(tmp_path / "o"), *args])
+    CliRunner().invoke(app, ["build", "--out", str(tmp_path / "o"), *args])
     assert used == {"executor": expected}
+    # the pool started early is the one the build's units run on
+    assert started == ([expected[1]] if expected[0] == "process" else [])
 
 
 def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, tmp_path):

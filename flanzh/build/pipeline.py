@@ -42,8 +42,8 @@ from ..corpus.exact_dedup import (RECORD_HASH, SeenHashes, count, record_hashes,
                                   seen_in_earlier)
 from ..corpus.near_dedup import NearDuplicates, sign_to_file
 from ..digests import remembered
-from ..executors import (check_executor, in_background, release_pools, return_freed_memory,
-                         run_units, start_pool)
+from ..executors import (check_executor, default_workers, in_background, release_pools,
+                         return_freed_memory, run_units, start_pool)
 from ..hashing import keys_digest
 from ..project import Project
 from ..read.download import read_record
@@ -515,6 +515,7 @@ def _build(project: Project, out: Path, tasks: list[Task], seed: int, mode: Sour
         if current is not None:           # nothing that decides the output has changed
             return current
     if executor == "process":
+        workers = workers or default_workers(len(tasks))
         # its workers start (and import this module) while the evaluation sets load
         start_pool(workers, preload=[__name__])
     staged = StagedOutput(out)
