@@ -113,13 +113,28 @@ def read_rows(files: list[Path], *, fmt: str, encoding: str, options: dict, labe
 
 _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 # A JSON number polars does not print as written when it reads it into a string column: one with
-# a fraction or an exponent (1.0 becomes "1") or minus zero ("0"). The pattern starts at any
-# colon, so whitespace between a key and its colon does not hide one (a colon inside a string
-# only costs the faster read). A split holding one is read without the fields' schema, and its
-# text columns are checked for what polars may have changed; one holding minus zero is read row
-# by row.
+# a fraction or an exponent (1.0 becomes "1") or minus zero ("0"). First any colon before one
+# (whitespace between a key and its colon must not hide it), then only a string's closing quote
+# and colon before one (so "步骤: 1. ..." inside a text is not taken for a value). A split where
+# a column read as text may hold one is read row by row; elsewhere (a score, a float field) it
+# changes nothing.
 _ODD_NUMBER_BYTES = re.compile(rb':\s*(?:-?\d+[.eE]|-0)')
-_MINUS_ZERO_BYTES = re.compile(rb':\s*-0(?![.eE\d])')
+_ODD_VALUE_BYTES = re.compile(rb'"\s*:\s*(?:-?\d+[.eE]|-0)')
+# A key holding an escape (\u6807, \/): polars reads it as the plain name, which the column's own
+# pattern (spelled plainly) would not find.
+_ESCAPED_KEY_BYTES = re.compile(rb'"[^"\\]*+\\.(?:[^"\\]++|\\.)*+"\s*:')
+
+
+def _odd_text_columns(data: bytes, names: list[str]) -> bool:
+    """Whether a column read as text may hold a number polars would print otherwise."""
+    if not names or not _ODD_NUMBER_BYTES.search(data) or not _ODD_VALUE_BYTES.search(data):
+        return False
+    if _ESCAPED_KEY_BYTES.search(data):
+        return True
+    return any(re.search(re.escape(json.dumps(name, ensure_ascii=False).encode("utf-8"))
+                         + rb'\s*:\s*(?:-?\d+[.eE]|-0)', data) for name in names)
+
+
 _SCHEMA_TYPES = {"key": pl.Utf8, "str": pl.Utf8, "int": pl.Int64, "float": pl.Float64,
                  "bool": pl.Boolean, "list[str]": pl.List(pl.Utf8), "list[int]": pl.List(pl.Int64)}
 
@@ -161,25 +176,20 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
         # counts or refuses what does not fit
         return None
     frames = []
-    odd_numbers = False                 # a file holds a number polars may not print as written
+    text_columns = [name for name, spec in readers.items()
+                    if spec.label_map is not None or spec.type in ("key", "str")]
     for path in files:
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
-        if _SURROGATE_BYTES.search(data):
+        if _SURROGATE_BYTES.search(data) or _odd_text_columns(data, text_columns):
             return None
         if not data or data.isspace():          # (strip would copy the whole file)
             continue
-        odd = _ODD_NUMBER_BYTES.search(data) is not None
-        if odd and _MINUS_ZERO_BYTES.search(data):
+        try:
+            frame = pl.read_ndjson(data, schema=schema)
+        except Exception:  # noqa: BLE001 - a value polars cannot take as its field's type
             return None
-        odd_numbers = odd_numbers or odd
-        frame = None
-        if not odd:
-            try:
-                frame = pl.read_ndjson(data, schema=schema)
-            except Exception:  # noqa: BLE001 - a value polars cannot take as its field's type
-                return None
-            if any(frame[name].null_count() == frame.height for name in schema):
-                frame = None            # a column missing from every row: read all its columns
+        if any(frame[name].null_count() == frame.height for name in schema):
+            frame = None                # a column missing from every row: read all its columns
         if frame is None:
             try:
                 # polars skips blank lines and fails on any line that is not one JSON object,
@@ -206,7 +216,7 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
                 (dtype == pl.Boolean and spec.type != "str")
             if dtype == pl.Utf8:                          # strings only, nothing coerced
                 ok = not _maybe_coerced(frame[name], strict=spec.type == "str"
-                                        and spec.label_map is None, integers=odd_numbers)
+                                        and spec.label_map is None)
             casts.append(pl.col(name).cast(pl.Utf8))
         else:
             ok = dtype == _SCHEMA_TYPES[spec.type] or (spec.type == "float" and dtype == pl.Int64)
@@ -224,18 +234,15 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
 # integer's digits are exact). One pattern each, so a column is scanned once.
 _COERCED_TEXT = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|true|false)$"
 _COERCED_LABEL = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*(?:[eE][+-]?\d+)?|[eE][+-]?\d+))$"
-# ... and for a label or key in a split holding a number polars does not print as written
-_COERCED_ANY_NUMBER = r"(?s)^(?:\[.*\]|\{.*\}|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)$"
 
 
-def _maybe_coerced(column: pl.Series, strict: bool, integers: bool = False) -> bool:
+def _maybe_coerced(column: pl.Series, strict: bool) -> bool:
     """Whether polars may have turned a non-string into this String column's text (it does so
     silently when a column mixes kinds): a value that reads as a number (for a label, one that is
-    not an integer: those are exact, unless ``integers``: the split holds a number such as 1.0,
-    which polars writes as "1"), a boolean (for text) or a list or object. A real string of that
-    shape only sends the split to the row-by-row reader."""
-    pattern = _COERCED_TEXT if strict else _COERCED_ANY_NUMBER if integers else _COERCED_LABEL
-    return bool(column.str.contains(pattern).any())
+    not an integer: those are exact, a split with a fraction in a text column never gets here), a
+    boolean (for text) or a list or object. A real string of that shape only sends the split to
+    the row-by-row reader."""
+    return bool(column.str.contains(_COERCED_TEXT if strict else _COERCED_LABEL).any())
 
 
 def _parquet(files: list[Path]) -> pl.DataFrame:
@@ -348,12 +355,18 @@ def _need(spec, values: list) -> tuple:
 
 def _series(name: str, values: list, dtype) -> pl.Series:
     try:
-        series = pl.Series(name, values, dtype=dtype, strict=dtype is None)
+        if dtype is None:
+            # typed from every row, so records may differ in their keys (one row's extra key is
+            # a field of the whole column, null in the others, as polars reads JSON lines)
+            series = pl.DataFrame([{name: v} for v in values], schema=[name] if not values
+                                  else None, infer_schema_length=None).to_series()
+        else:
+            series = pl.Series(name, values, dtype=dtype)
     except Exception as exc:  # polars raises several types when values do not share one shape
         raise ValueError(str(exc).splitlines()[0]) from None
     if dtype is None:
-        # polars refuses most values that do not fit the shape of the others, but in a list of
-        # records it makes one null instead ([{"start": 1}] then [{"start": "1"}])
+        # polars makes the others' type of a value that does not fit it where it can ("1" for
+        # 1 among texts) or a null ([{"start": 1}] then [{"start": "x"}]): refused here
         for row, (value, built) in enumerate(zip(values, series.to_list())):
             if not _same(value, built):
                 raise _Misfit(row, json.dumps(value, ensure_ascii=False))
@@ -369,8 +382,8 @@ class _Misfit(ValueError):
 
 
 def _same(value, built) -> bool:
-    """Whether polars built ``value`` (a plain JSON value) as itself: an object's fields may come
-    back with the others' keys added as null, an integer as a float of the same value."""
+    """Whether polars built ``value`` (a plain JSON value) as itself: an object may come back with
+    the other rows' keys added as null, an integer as a float of the same value."""
     if isinstance(value, dict):
         return isinstance(built, dict) and value.keys() <= built.keys() and \
             all(_same(value.get(k), v) for k, v in built.items())
@@ -380,7 +393,8 @@ def _same(value, built) -> bool:
     if isinstance(value, bool) or isinstance(built, bool) or value is None or built is None:
         return value is built
     if isinstance(value, (int, float)):
-        return isinstance(built, (int, float)) and value == built
+        return isinstance(built, (int, float)) and (value == built or value != value and
+                                                    built != built)       # NaN is NaN
     return value == built
 
 
