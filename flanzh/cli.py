@@ -116,7 +116,8 @@ def build(
     executor: Annotated[Optional[str], typer.Option(
         "--executor", help="Where per-task units run: serial, process (a local process pool) or "
         "ray (a local Ray cluster, or the one RAY_ADDRESS names). Default: process when more than "
-        "one core is free and the sources are not the bundled samples, else serial.")] = None,
+        "one core is free, the sources are not the bundled samples and more than one task is "
+        "built, or when --workers is given; else serial.")] = None,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=1, help="Processes or local Ray CPUs (default: the CPU count; for "
         "processes, no more than the tasks named).")] = None,
@@ -128,27 +129,32 @@ def build(
         raise FlanzhError("--data-dir and --from-hub are two different sources; pick one")
     if not from_hub:
         _offline()
-    # the tasks named, when they are known before any spec is read
-    units = len(_split_ids(tasks) or []) if tasks != AVAILABLE else 0
+    chosen = executor is not None or workers is not None      # by the user, not by default
+    # the tasks named, when they are known before any spec is read (not for `available`)
+    known = tasks != AVAILABLE
+    units = len(_split_ids(tasks) or []) or None if known else None
     if executor is None:
-        # The samples are too small to pay for starting worker processes.
+        # The samples are too small to pay for starting worker processes; --workers asks for them.
         from .executors import default_executor, free_cores
 
         samples = data_dir is None and not from_hub
-        executor = "serial" if samples else default_executor(free_cores(), units or None)
+        executor = ("process" if workers is not None else "serial" if samples
+                    else default_executor(free_cores(), units))
     from .executors import default_workers, release_pools, start_pool
 
-    if executor == "process" and workers is None:
-        workers = default_workers(units or None)
+    if executor == "process" and workers is None and known:
+        workers = default_workers(units)      # the same pool the build then runs its units on
 
     # Nothing built there yet, so nothing can be up to date: the workers start now and import the
     # pipeline while this process imports it and loads and checks the specs (about half a
     # second); over an earlier build the pipeline starts them once it knows the output is stale.
-    early = executor == "process" and not (out / MANIFEST).is_file()
+    # For `available` the pool waits until the build knows how many tasks have their files.
+    early = executor == "process" and known and not (out / MANIFEST).is_file()
     if early:
         start_pool(workers, preload=["flanzh.build.pipeline"])
     try:
-        _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers)
+        _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers,
+               chosen)
     except BaseException:
         if early:
             release_pools(now=True)     # (a spec error need not wait for the workers' imports)
@@ -157,7 +163,7 @@ def build(
 
 def _build(out: Path, tasks: Optional[str], seed: Optional[int], data_dir: Optional[Path],
            from_hub: bool, mixture: Optional[Path], max_reject_rate: Optional[float],
-           executor: str, workers: Optional[int]) -> None:
+           executor: str, workers: Optional[int], chosen: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .spec.mixture import load_mixture
@@ -179,6 +185,8 @@ def _build(out: Path, tasks: Optional[str], seed: Optional[int], data_dir: Optio
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
     if tasks == AVAILABLE:
         ids = _available(project, ids, mode, policy)
+        if not chosen and executor == "process" and len(ids) == 1:
+            executor = "serial"             # one task gains nothing from a worker process
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True, console=_stderr_console()) as progress:
         bar = progress.add_task("building", total=progress_total(len(ids)))

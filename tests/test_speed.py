@@ -304,31 +304,54 @@ TWO = "sim_afqmc,nli_cmnli"
     (["--tasks", "sim_afqmc", "--data-dir", "{data}", "--executor", "process"], 4, ("process", 1)),
     (["--tasks", TWO, "--data-dir", "{data}", "--executor", "serial"], 2, ("serial", None)),
     (["--tasks", TWO], 2, ("serial", None)),   # the bundled samples: workers cost more than they save
+    (["--tasks", "sim_afqmc", "--data-dir", "{data}", "--workers", "2"], 4, ("process", 2)),
+    (["--tasks", TWO, "--workers", "2"], 4, ("process", 2)),
 ])
 def test_cli_build_chooses_its_executor(monkeypatch, tmp_path, args, free, expected):
+    used, started = _cli_build(monkeypatch, tmp_path, args, free)
+    assert used == expected
+    # the pool started early is the one the build's units run on
+    assert started == ([expected[1]] if expected[0] == "process" else [])
+
+
+@pytest.mark.parametrize("available, expected", [(["sim_afqmc", "nli_cmnli"], ("process", None)),
+                                                 (["sim_afqmc"], ("serial", None))])
+def test_cli_build_of_available_tasks_sizes_its_pool_once_they_are_known(monkeypatch, tmp_path,
+                                                                          available, expected):
+    # how many tasks have their files is known only once they are checked: no pool starts early
+    # (the build sizes it), and one task left builds serial
+    import flanzh.cli
+
+    monkeypatch.setattr(flanzh.cli, "_available", lambda *args, **kwargs: available)
+    used, started = _cli_build(monkeypatch, tmp_path, ["--tasks", "available", "--data-dir",
+                                                       "{data}"], 4)
+    assert (used, started) == (expected, [])
+
+
+def _cli_build(monkeypatch, tmp_path, args: list[str], free: int) -> tuple[tuple, list]:
+    """The (executor, workers) `flanzh build ARGS` hands the pipeline, with ``free`` of 4 CPUs
+    free, and the worker counts of the pools it started itself."""
     from typer.testing import CliRunner
 
     import flanzh.executors
     import flanzh.build.pipeline
     from flanzh.cli import app
 
-    used = {}
+    used, started = [], []
 
     def fake_build(project, out, **kwargs):
-        used["executor"] = (kwargs["executor"], kwargs["workers"])
+        used.append((kwargs["executor"], kwargs["workers"]))
         raise SystemExit(0)
 
-    started = []
     monkeypatch.setattr(flanzh.executors, "free_cores", lambda: free)
     monkeypatch.setattr(flanzh.executors, "_cpus", lambda: 4)
     monkeypatch.setattr(flanzh.executors, "start_pool",
                         lambda workers, preload=(): started.append(workers))
     monkeypatch.setattr(flanzh.build.pipeline, "build", fake_build)
-    args = [a.format(data=tmp_path) for a in args]
-    CliRunner().invoke(app, ["build", "--out", str(tmp_path / "o"), *args])
-    assert used == {"executor": expected}
-    # the pool started early is the one the build's units run on
-    assert started == ([expected[1]] if expected[0] == "process" else [])
+    result = CliRunner().invoke(app, ["build", "--out", str(tmp_path / "o"),
+                                      *[a.format(data=tmp_path) for a in args]])
+    assert len(used) == 1, result.output
+    return used[0], started
 
 
 def test_per_row_records_spread_over_processes_give_the_same_bytes(monkeypatch, tmp_path):
