@@ -471,8 +471,6 @@ def test_a_number_polars_would_print_otherwise_keeps_its_text(tmp_path, afqmc_ta
     assert fast.frame["label"].to_list() == slow.frame["label"].to_list() == labels
 
 
-
-
 def test_a_key_written_twice_keeps_its_first_value_on_both_reads(tmp_path, afqmc_task):
     # polars takes the first value; Python's json alone would take the last
     path = tmp_path / "train.jsonl"

@@ -17,7 +17,8 @@ field's as ``empty_field:<field>``); a cell a short row leaves out is absent, li
 key (``missing_field:<field>``). A row with a wrong value is counted as ``wrong_type:<field>``
 with its file and line; only a column with no usable value in any row is a spec error (normalise
 names the declared type and what the source holds). Columns no field reads keep their values'
-common type, except on the one-pass JSON-lines read, which reads only the fields' columns.
+common type, except on the one-pass JSON-lines read, which reads only the fields' columns (all
+columns, when one a field reads is missing from every row of a file).
 """
 
 from __future__ import annotations
