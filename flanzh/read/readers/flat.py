@@ -119,8 +119,9 @@ _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 # and colon before one (so "步骤: 1. ..." inside a text is not taken for a value). A split where
 # a column read as text may hold one is read row by row; elsewhere (a score, a float field) it
 # changes nothing.
-_ODD_NUMBER_BYTES = re.compile(rb':\s*(?:-?\d+[.eE]|-0)')
-_ODD_VALUE_BYTES = re.compile(rb'"\s*:\s*(?:-?\d+[.eE]|-0)')
+_ODD_NUMBER = rb':\s*(?:-?\d+[.eE]|-0)'
+_ODD_NUMBER_BYTES = re.compile(_ODD_NUMBER)
+_ODD_VALUE_BYTES = re.compile(rb'"\s*' + _ODD_NUMBER)
 # A key holding an escape (\u6807, \/): polars reads it as the plain name, which the column's own
 # pattern (spelled plainly) would not find.
 _ESCAPED_KEY_BYTES = re.compile(rb'"[^"\\]*+\\.(?:[^"\\]++|\\.)*+"\s*:')
@@ -133,7 +134,12 @@ def _odd_text_columns(data: bytes, names: list[str]) -> bool:
     if _ESCAPED_KEY_BYTES.search(data):
         return True
     return any(re.search(re.escape(json.dumps(name, ensure_ascii=False).encode("utf-8"))
-                         + rb'\s*:\s*(?:-?\d+[.eE]|-0)', data) for name in names)
+                         + rb'\s*' + _ODD_NUMBER, data) for name in names)
+
+
+def _read_as_text(spec) -> bool:
+    """Whether a field's column is read as text: a label, a key or a text field."""
+    return spec.label_map is not None or spec.type in ("key", "str")
 
 
 _SCHEMA_TYPES = {"key": pl.Utf8, "str": pl.Utf8, "int": pl.Int64, "float": pl.Float64,
@@ -177,8 +183,7 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
         # counts or refuses what does not fit
         return None
     frames = []
-    text_columns = [name for name, spec in readers.items()
-                    if spec.label_map is not None or spec.type in ("key", "str")]
+    text_columns = [name for name, spec in readers.items() if _read_as_text(spec)]
     for path in files:
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
         if _SURROGATE_BYTES.search(data) or _odd_text_columns(data, text_columns):
@@ -212,7 +217,7 @@ def _clean_json_lines(files: list[Path], encoding: str, fields: dict, key_column
         if name not in frame.columns:
             continue
         dtype = frame.schema[name]
-        if spec.label_map is not None or spec.type in ("key", "str"):
+        if _read_as_text(spec):
             ok = dtype in (pl.Utf8, pl.Int64, pl.Null) or \
                 (dtype == pl.Boolean and spec.type != "str")
             if dtype == pl.Utf8:                          # strings only, nothing coerced
@@ -362,7 +367,7 @@ def _series(name: str, values: list, dtype) -> pl.Series:
             series = pl.DataFrame([{name: v} for v in values], schema=[name] if not values
                                   else None, infer_schema_length=None).to_series()
         else:
-            series = pl.Series(name, values, dtype=dtype)
+            series = pl.Series(name, values, dtype=dtype, strict=False)
     except Exception as exc:  # polars raises several types when values do not share one shape
         raise ValueError(str(exc).splitlines()[0]) from None
     if dtype is None:
