@@ -129,17 +129,13 @@ def build(
         raise FlanzhError("--data-dir and --from-hub are two different sources; pick one")
     if not from_hub:
         _offline()
-    chosen = executor is not None or workers is not None      # by the user, not by default
-    # the tasks named, when they are known before any spec is read (not for `available`)
+    samples = data_dir is None and not from_hub
+    # the tasks named, when they are known before any spec is read (for `available`, once their
+    # files are checked: the build then chooses the executor and sizes the pool)
     known = tasks != AVAILABLE
     units = len(_split_ids(tasks) or []) or None if known else None
-    if executor is None:
-        # The samples are too small to pay for starting worker processes; --workers asks for them.
-        from .executors import default_executor, free_cores
-
-        samples = data_dir is None and not from_hub
-        executor = ("process" if workers is not None else "serial" if samples
-                    else default_executor(free_cores(), units))
+    if executor is None and known:
+        executor = _default_executor(samples, workers, units)
     from .executors import default_workers, release_pools, start_pool
 
     if executor == "process" and workers is None and known:
@@ -153,17 +149,27 @@ def build(
     if early:
         start_pool(workers, preload=["flanzh.build.pipeline"])
     try:
-        _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers,
-               chosen)
+        _build(out, tasks, seed, data_dir, from_hub, mixture, max_reject_rate, executor, workers)
     except BaseException:
         if early:
             release_pools(now=True)     # (a spec error need not wait for the workers' imports)
         raise
 
 
+def _default_executor(samples: bool, workers: Optional[int], units: Optional[int]) -> str:
+    """The executor when --executor is not given, for ``units`` tasks (None: not known)."""
+    if workers is not None:
+        return "process"          # --workers asks for worker processes
+    if samples:
+        return "serial"           # the samples are too small to pay for starting them
+    from .executors import default_executor, free_cores
+
+    return default_executor(free_cores(), units)
+
+
 def _build(out: Path, tasks: Optional[str], seed: Optional[int], data_dir: Optional[Path],
            from_hub: bool, mixture: Optional[Path], max_reject_rate: Optional[float],
-           executor: str, workers: Optional[int], chosen: bool) -> None:
+           executor: Optional[str], workers: Optional[int]) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .spec.mixture import load_mixture
@@ -185,8 +191,8 @@ def _build(out: Path, tasks: Optional[str], seed: Optional[int], data_dir: Optio
     policy = load_mixture(mixture, project.relative(mixture) if mixture else None)
     if tasks == AVAILABLE:
         ids = _available(project, ids, mode, policy)
-        if not chosen and executor == "process" and len(ids) == 1:
-            executor = "serial"             # one task gains nothing from a worker process
+    if executor is None:
+        executor = _default_executor(mode.kind == "samples", workers, len(ids))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True, console=_stderr_console()) as progress:
         bar = progress.add_task("building", total=progress_total(len(ids)))

@@ -176,7 +176,7 @@ def _unit_pool(workers: int | None, preload: Sequence[str] = ()) -> ProcessPoolE
     """One spawned pool per worker count (default: the CPUs this process may run on), kept for
     the life of the process: a build's read and render steps share its workers instead of each
     paying for starting (and importing flanzh and polars in) processes of its own."""
-    workers = workers or _cpus()
+    workers = workers or default_workers()
     pool = _UNIT_POOLS.get(workers)
     if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
         pool = _UNIT_POOLS[workers] = process_pool(workers, preload)
