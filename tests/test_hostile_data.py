@@ -352,8 +352,7 @@ def test_any_value_shape_keeps_the_row_invariant(tmp_path_factory, afqmc_task, f
 
 def _field(name: str, type_: str, source: str | None = None, optional: bool = False):
     from flanzh.spec.specs import FieldSpec
-    return {name: FieldSpec(name=name, source=source or name, type=type_, label_map=None,
-                            optional=optional, transform=(), truncate=None)}
+    return {name: FieldSpec(name, source or name, type_, optional=optional)}
 
 
 class _Raw(str):
@@ -449,7 +448,7 @@ def test_an_integral_float_label_is_read_as_written_not_as_polars_prints_it(tmp_
     assert read.frame["label"].to_list() == ["1", "1.0"]
 
 
-_PAIR = b'{"sentence1":"\xe8\x8a\xb1\xe5\x91\x97","sentence2":"\xe5\x80\x9f\xe5\x91\x97",'
+_PAIR = '{"sentence1":"花呗","sentence2":"借呗",'.encode("utf-8")
 
 
 @pytest.mark.parametrize("lines, labels", [
